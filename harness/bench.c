@@ -1,0 +1,256 @@
+/* harness/bench.c: measuring one point (see bench.h).
+ *
+ * Order: refuse what cannot run (unsupported, over the memory budget); pin; check
+ * against the oracle; allocate and first-touch everything (timed on its own, never
+ * inside the kernel's time); warm up; time repetitions until both min_reps and
+ * min_time are met; read the binding back; summarise. */
+#include "bench.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/mem.h"
+
+/* Points whose oracle check would take longer than this many state updates are
+ * checked on a reduced shape (batch 1, seqlen <= 64) with the same other sizes. */
+#define BENCH_CHECK_FULL_UPDATES (1 << 24)
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+const char *bench_status_name(bench_status s)
+{
+    return s == BENCH_OK ? "ok" : s == BENCH_SKIPPED ? "skipped" : "failed";
+}
+
+void bench_settings_default(bench_settings *s)
+{
+    *s = (bench_settings){.threads = 1, .bind = PIN_COMPACT, .min_reps = 10, .min_time = 0.5,
+                          .max_reps = 100000, .warmup = 2, .seed = 42, .check = false};
+}
+
+static scan_opts opts_of(const bench_settings *set)
+{
+    return (scan_opts){.threads = set->threads, .chunk = set->chunk};
+}
+
+int64_t bench_point_bytes(const scan_kernel *k, const scan_shape *s, const bench_settings *set)
+{
+    scan_opts o = opts_of(set);
+    return scan_shape_tensor_bytes(s) + (int64_t)k->workspace_bytes(s, &o);
+}
+
+static void result_fail(bench_result *r, bench_status st, const char *fmt, const char *msg)
+{
+    r->status = st;
+    snprintf(r->reason, sizeof r->reason, fmt, msg);
+}
+
+/* Parallel first touch of a buffer by the pinned threads, in the static partition the
+ * kernels use, so pages land where they are used (and page faults are paid here). */
+static void first_touch(void *p, size_t bytes, int threads)
+{
+    unsigned char *c = p;
+    const int64_t pages = (int64_t)((bytes + 4095) / 4096);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < pages; i++) c[i * 4096] = 0;
+}
+
+/* The correctness gate: the kernel's output against the oracle's on the point's shape
+ * (or a reduced one). Returns 0 (check done, result in r) or -1 (harness error). */
+static int check_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
+                       bench_result *r, mb_err *err)
+{
+    scan_shape cs = *s;
+    if (scan_shape_updates(s) > BENCH_CHECK_FULL_UPDATES) {
+        cs.batch = 1;
+        if (cs.seqlen > 64) cs.seqlen = 64;
+    }
+    scan_shape_describe(&cs, r->check_shape, sizeof r->check_shape);
+    scan_opts o = opts_of(set);
+    scan_problem p;
+    scan_fill f = SCAN_FILL_DEFAULT(set->seed);
+    if (scan_problem_init(&p, &cs, &f, err)) return -1;
+    scan_sizes n;
+    scan_shape_sizes(&cs, &n);
+    double *ry = malloc((size_t)n.y * sizeof(double));
+    size_t wsb = k->workspace_bytes(&cs, &o);
+    void *ws = wsb ? mb_alloc(wsb) : NULL;
+    int rc = 0;
+    if (!ry || (wsb && !ws)) {
+        rc = mb_fail(err, "out of memory for the correctness check");
+        goto done;
+    }
+    if (scan_reference(&cs, &p.t, ry, NULL, err)) {
+        rc = -1;
+        goto done;
+    }
+    mb_err kerr;
+    r->checked = true;
+    if (k->forward(&cs, &p.t, &o, ws, &kerr)) {
+        r->check_ok = false;
+        result_fail(r, BENCH_FAILED, "kernel error in the check: %s", kerr.msg);
+        goto done;
+    }
+    scan_errors e = scan_compare(p.t.y, ry, n.y);
+    r->max_abs_err = e.max_abs_err;
+    r->max_rel_err = e.max_rel_err;
+    r->check_ok = e.max_rel_err <= SCAN_TOLERANCE;
+    if (!r->check_ok) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%.3g > tolerance %.0e", e.max_rel_err, SCAN_TOLERANCE);
+        result_fail(r, BENCH_FAILED, "check against the fp64 oracle failed: max_rel_err %s", msg);
+    }
+done:
+    free(ry);
+    mb_free(ws);
+    scan_problem_free(&p);
+    return rc;
+}
+
+static void derive(bench_result *r, const calib *cal)
+{
+    const double t = r->st.median;
+    r->updates_per_s = r->updates / t;
+    r->gflops = r->cost.flops / t * 1e-9;
+    r->gbps = r->cost.bytes / t * 1e-9;
+    r->exps_per_s = r->cost.exps / t;
+    r->bound = NULL;
+    r->bound_s = NAN;
+    r->ceiling_fraction = NAN;
+    const calib_row *row = cal && cal->valid ? calib_row_for(cal, r->set.threads) : NULL;
+    if (!row) return;
+    double rate = calib_exp_rate(cal, row, r->kernel->exp_routine);
+    double te = rate > 0 ? r->cost.exps / rate : 0;
+    double tf = row->fma_gflops > 0 ? r->cost.flops / (row->fma_gflops * 1e9) : 0;
+    double tb = row->stream_gbps > 0 ? r->cost.bytes / (row->stream_gbps * 1e9) : 0;
+    r->bound = "exp", r->bound_s = te;
+    if (tf > r->bound_s) r->bound = "fma", r->bound_s = tf;
+    if (tb > r->bound_s) r->bound = "bw", r->bound_s = tb;
+    r->ceiling_fraction = r->bound_s > 0 ? r->bound_s / t : NAN;
+}
+
+int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
+                const calib *cal, pin_topo *topo, bench_result *r, mb_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->kernel = k;
+    r->shape = *s;
+    r->set = *set;
+    r->max_abs_err = r->max_rel_err = NAN;
+    r->ceiling_fraction = r->bound_s = NAN;
+    r->updates = scan_shape_updates(s);
+    scan_opts o = opts_of(set);
+    if (scan_shape_check(s, err)) return -1;
+    if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
+    const char *why = k->unsupported(s, &o);
+    if (why) {
+        result_fail(r, BENCH_SKIPPED, "%s", why);
+        return 0;
+    }
+    k->cost(s, &o, &r->cost);
+    r->workspace_bytes = k->workspace_bytes(s, &o);
+    int64_t need = bench_point_bytes(k, s, set);
+    int64_t budget = set->mem_budget;
+    if (budget <= 0) {
+        int64_t avail = mb_mem_available();
+        budget = avail > 0 ? avail / 10 * 8 : INT64_MAX;
+    }
+    if (need > budget) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%.2f GiB (tensors + workspace) but the budget is %.2f GiB",
+                 need / 1073741824.0, budget / 1073741824.0);
+        result_fail(r, BENCH_SKIPPED, "over the memory budget: needs %s", msg);
+        return 0;
+    }
+    if (pin_threads(topo, set->threads, set->bind, NULL, 0, err)) return -1;
+
+    if (set->check) {
+        if (check_point(k, s, set, r, err)) return -1;
+        if (r->status != BENCH_OK) return 0;
+    }
+
+    // ---- allocate and first-touch (untimed, reported on its own)
+    double t0 = bench_now();
+    scan_problem p;
+    scan_fill f = SCAN_FILL_DEFAULT(set->seed);
+    if (scan_problem_init(&p, s, &f, err)) return -1;
+    void *ws = NULL;
+    if (r->workspace_bytes) {
+        ws = mb_alloc(r->workspace_bytes);
+        if (!ws) {
+            scan_problem_free(&p);
+            return mb_fail(err, "out of memory: workspace of %zu bytes", r->workspace_bytes);
+        }
+        first_touch(ws, r->workspace_bytes, set->threads);
+    }
+    r->first_touch_s = bench_now() - t0;
+
+    // ---- warm-up, then timed repetitions
+    int rc = 0;
+    volatile float sink = 0; /* the result is read, so no call can be removed */
+    const int64_t ny = s->batch * s->seqlen * s->channels;
+    mb_err kerr;
+    for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
+        if (k->forward(s, &p.t, &o, ws, &kerr)) {
+            result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
+            goto done;
+        }
+        sink += p.t.y[ny - 1];
+    }
+    int cap = 64, max_reps = set->max_reps > 0 ? set->max_reps : 100000;
+    r->samples = malloc((size_t)cap * sizeof(double));
+    if (!r->samples) {
+        rc = mb_fail(err, "out of memory (samples)");
+        goto done;
+    }
+    double total = 0;
+    while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
+        if (r->reps == cap) {
+            double *n = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
+            if (!n) {
+                rc = mb_fail(err, "out of memory (samples)");
+                goto done;
+            }
+            r->samples = n;
+        }
+        double a = bench_now();
+        int frc = k->forward(s, &p.t, &o, ws, &kerr);
+        double b = bench_now();
+        if (frc) {
+            result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
+            goto done;
+        }
+        sink += p.t.y[(r->reps * 7919) % ny];
+        r->samples[r->reps++] = b - a;
+        total += b - a;
+    }
+    (void)sink;
+    pin_readback(topo, set->threads, r->binding, sizeof r->binding);
+    if (stats_summarize(r->samples, r->reps, &r->st, err)) {
+        rc = -1;
+        goto done;
+    }
+    struct timespec res;
+    clock_getres(CLOCK_MONOTONIC, &res);
+    r->timer_warning = r->st.min < 10.0 * ((double)res.tv_sec + 1e-9 * (double)res.tv_nsec);
+    derive(r, cal);
+done:
+    mb_free(ws);
+    scan_problem_free(&p);
+    return rc;
+}
+
+void bench_result_free(bench_result *r)
+{
+    free(r->samples);
+    r->samples = NULL;
+}

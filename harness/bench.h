@@ -1,0 +1,72 @@
+/* harness/bench.h: one measured point: a kernel on a shape with run settings, timed
+ * and summarised (the runner of the google/benchmark split; stats.c does the
+ * statistics and the commands do the reporting). Used by `run` and `sweep`. */
+#ifndef MB_BENCH_H
+#define MB_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "harness/calib.h"
+#include "harness/pin.h"
+#include "harness/stats.h"
+#include "kernels/scan.h"
+
+typedef struct {
+    int threads;
+    pin_mode bind;
+    int min_reps;     /* at least this many timed repetitions */
+    double min_time;  /* and at least this many seconds of them */
+    int max_reps;     /* stop here even if min_time is not reached (0: 100000) */
+    int warmup;       /* untimed calls before timing (>= 1 touches every buffer) */
+    uint64_t seed;
+    bool check;       /* compare with the oracle before timing */
+    int chunk;        /* kernel option (ssd) */
+    int64_t mem_budget; /* refuse points needing more bytes (0: MemAvailable * 0.8) */
+} bench_settings;
+
+typedef enum { BENCH_OK = 0, BENCH_SKIPPED = 1, BENCH_FAILED = 2 } bench_status;
+
+typedef struct {
+    bench_status status;
+    char reason[512];
+    const scan_kernel *kernel;
+    scan_shape shape;
+    bench_settings set;
+    char binding[512];    /* pinning as read back after timing */
+    int reps;
+    double *samples;      /* [reps] seconds (owned; bench_result_free) */
+    stats_summary st;
+    scan_cost cost;
+    double updates;       /* B*L*D*N */
+    double updates_per_s, gflops, gbps, exps_per_s;
+    const char *bound;    /* "exp", "fma" or "bw": the ceiling that binds on this shape */
+    double bound_s;       /* the time that ceiling allows */
+    double ceiling_fraction; /* bound_s / median (NaN without a calibration) */
+    size_t workspace_bytes;
+    double first_touch_s; /* allocation + first touch of inputs and workspace (untimed) */
+    bool checked;
+    bool check_ok;
+    double max_abs_err, max_rel_err;
+    char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
+    bool timer_warning;   /* shortest sample < 10x the timer resolution */
+} bench_result;
+
+void bench_settings_default(bench_settings *s);
+
+/* Measures one point. Returns -1 only for errors of the harness itself (err); a kernel
+ * that cannot run the problem, or a point over the memory budget, is status SKIPPED and
+ * a kernel error or failed check is FAILED, with the reason in r->reason. */
+int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
+                const calib *cal, pin_topo *topo, bench_result *r, mb_err *err);
+void bench_result_free(bench_result *r);
+
+/* Bytes a point needs: tensors + workspace. */
+int64_t bench_point_bytes(const scan_kernel *k, const scan_shape *s, const bench_settings *set);
+
+const char *bench_status_name(bench_status s);
+
+/* Seconds from CLOCK_MONOTONIC. */
+double bench_now(void);
+
+#endif

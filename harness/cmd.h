@@ -1,0 +1,42 @@
+/* harness/cmd.h: the verbs of `mbench`. Each takes the arguments after the verb and
+ * returns the process exit status: 0 success, 1 a failure of what was measured or
+ * checked, 2 bad input (with a one-line message on stderr). main.c dispatches. */
+#ifndef MB_CMD_H
+#define MB_CMD_H
+
+#include "harness/calib.h"
+#include "harness/pin.h"
+
+typedef struct {
+    pin_topo topo;   /* loaded once by main */
+    const char *argv0;
+} mb_ctx;
+
+typedef int (*cmd_fn)(mb_ctx *ctx, int argc, char **argv);
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    cmd_fn fn;
+} cmd_verb;
+
+extern const cmd_verb cmd_verbs[];
+extern const int cmd_verb_count;
+
+int cmd_list(mb_ctx *ctx, int argc, char **argv);
+int cmd_info(mb_ctx *ctx, int argc, char **argv);
+int cmd_calibrate(mb_ctx *ctx, int argc, char **argv);
+int cmd_run(mb_ctx *ctx, int argc, char **argv);
+
+/* Loads the calibration, or measures and saves one (quick: scale < 1) if there is none;
+ * prints what it did on stderr. Returns 0 with cal->valid, or 0 with !cal->valid when
+ * calibration is off (auto false) or failed (the reason printed). */
+int cmd_calibration(mb_ctx *ctx, calib *cal, int auto_measure);
+
+/* True if argv[i..] holds -h or --help. */
+int cmd_wants_help(int argc, char **argv);
+
+/* Prints "mbench: <msg>" on stderr and returns 2. */
+int cmd_usage_error(const char *msg);
+
+#endif

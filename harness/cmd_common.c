@@ -1,0 +1,40 @@
+/* harness/cmd_common.c: small pieces every verb uses (help detection, the calibration
+ * a run is put against). */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/cmd.h"
+
+int cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+    return 0;
+}
+
+int cmd_usage_error(const char *msg)
+{
+    fprintf(stderr, "mbench: %s\n", msg);
+    return 2;
+}
+
+int cmd_calibration(mb_ctx *ctx, calib *cal, int auto_measure)
+{
+    char path[512];
+    mb_err err;
+    calib_default_path(path, sizeof path);
+    if (calib_load(cal, path, &err) == 0) return 0;
+    if (!auto_measure) {
+        fprintf(stderr, "mbench: no calibration (%s); ceiling fractions are not reported. Run `mbench calibrate`.\n", err.msg);
+        return 0;
+    }
+    fprintf(stderr, "mbench: no calibration at %s yet: measuring this machine's ceilings first (mbench calibrate)\n", path);
+    calib_settings cs = {.max_threads = ctx->topo.pus, .bind = PIN_COMPACT, .scale = 1.0, .progress = true};
+    if (calib_measure(cal, &ctx->topo, &cs, &err) || calib_save(cal, path, &err)) {
+        fprintf(stderr, "mbench: calibration failed: %s; ceiling fractions are not reported\n", err.msg);
+        cal->valid = false;
+        return 0;
+    }
+    snprintf(cal->path, sizeof cal->path, "%s", path);
+    return 0;
+}

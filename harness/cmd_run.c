@@ -1,0 +1,124 @@
+/* harness/cmd_run.c: `mbench run KERNEL [shape] [settings] [--json]`: one point (or one
+ * per thread count), all statistics on stdout, human-readable or as one JSON object. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/cli.h"
+#include "harness/cmd.h"
+#include "harness/report.h"
+#include "common/mem.h"
+
+static void help(void)
+{
+    printf("usage: mbench run KERNEL [shape flags] [run flags] [--json] [--no-calibrate]\n\n"
+           "Times KERNEL (see mbench list) on one problem: warm-up, then repetitions until\n"
+           "both --min-reps and --min-time are met; prints the median, its 95%% CI (order\n"
+           "statistics), min, mean, sd, CV, state updates/s, GFLOP/s, GB/s, and the fraction\n"
+           "of this machine's calibrated ceiling (exp, FMA or bandwidth) that binds.\n\n%s\n%s"
+           "output:\n"
+           "  --json             one JSON object on stdout (keys are stable; see README)\n"
+           "  --no-calibrate     do not measure ceilings if none are stored\n",
+           cli_shape_help, cli_run_help);
+}
+
+int cmd_run(mb_ctx *ctx, int argc, char **argv)
+{
+    if (cmd_wants_help(argc, argv)) {
+        help();
+        return 0;
+    }
+    cli_shape cs;
+    cli_run cr;
+    cli_shape_default(&cs);
+    cli_run_default(&cr);
+    const char *kname = NULL;
+    int json = 0, autocal = 1;
+    mb_err err;
+    cli_iter it;
+    cli_iter_init(&it, argc, argv, 0);
+    while (cli_next(&it)) {
+        int r = cli_shape_flag(&it, &cs, &err);
+        if (r == 0) r = cli_run_flag(&it, &cr, &err);
+        if (r < 0) return cmd_usage_error(err.msg);
+        if (r > 0) continue;
+        if (!strcmp(it.flag, "--json")) json = 1;
+        else if (!strcmp(it.flag, "--no-calibrate")) autocal = 0;
+        else if (it.flag[0] == '-') {
+            fprintf(stderr, "mbench: run: unknown flag \"%s\" (see mbench run --help)\n", it.flag);
+            return 2;
+        } else if (kname) {
+            fprintf(stderr, "mbench: run: one kernel at a time (got \"%s\" and \"%s\")\n", kname, it.flag);
+            return 2;
+        } else kname = it.flag;
+    }
+    if (!kname) return cmd_usage_error("run: which kernel? (mbench run KERNEL; see mbench list)");
+    const scan_kernel *k = scan_kernel_find(kname);
+    if (!k) {
+        char msg[512];
+        int off = snprintf(msg, sizeof msg, "run: unknown kernel \"%s\"; known:", kname);
+        for (int i = 0; i < scan_kernel_count && off < (int)sizeof msg; i++)
+            off += snprintf(msg + off, sizeof msg - (size_t)off, " %s", scan_kernels[i]->name);
+        return cmd_usage_error(msg);
+    }
+    if (cli_shape_finish(&cs, &err)) return cmd_usage_error(err.msg);
+
+    /* refuse before allocating anything: unsupported problems, too much memory */
+    int64_t need_max = 0;
+    for (int i = 0; i < cr.nthreads; i++) {
+        cr.set.threads = (int)cr.threads[i];
+        scan_opts o = {.threads = cr.set.threads, .chunk = cr.set.chunk};
+        const char *why = k->unsupported(&cs.shape, &o);
+        if (why) {
+            fprintf(stderr, "mbench: run: %s cannot run this problem: %s\n", k->name, why);
+            return 2;
+        }
+        int64_t need = bench_point_bytes(k, &cs.shape, &cr.set);
+        if (need > need_max) need_max = need;
+        if (cr.set.threads > ctx->topo.pus)
+            fprintf(stderr, "mbench: warning: --threads %d is more than the %d PUs here: threads will share PUs\n",
+                    cr.set.threads, ctx->topo.pus);
+    }
+    int64_t avail = mb_mem_available();
+    if (avail > 0 && need_max > avail / 10 * 8) {
+        fprintf(stderr, "mbench: run: this shape needs %.2f GiB (tensors + workspace) but only %.2f GiB is available\n",
+                need_max / 1073741824.0, avail / 1073741824.0);
+        return 2;
+    }
+
+    calib cal;
+    cmd_calibration(ctx, &cal, autocal);
+    bench_result res[CLI_MAX_LIST];
+    int n = 0, rc = 0;
+    for (int i = 0; i < cr.nthreads; i++, n++) {
+        cr.set.threads = (int)cr.threads[i];
+        if (bench_point(k, &cs.shape, &cr.set, &cal, &ctx->topo, &res[i], &err)) {
+            fprintf(stderr, "mbench: run: %s\n", err.msg);
+            for (int j = 0; j < i; j++) bench_result_free(&res[j]);
+            return 1;
+        }
+        if (res[i].status != BENCH_OK) rc = res[i].status == BENCH_SKIPPED ? 2 : 1;
+    }
+    if (json) {
+        json_t *o = n == 1 ? report_json(&res[0]) : json_object();
+        if (n > 1) {
+            json_t *arr = json_array();
+            for (int i = 0; i < n; i++) json_array_append_new(arr, report_json(&res[i]));
+            json_object_set_new(o, "runs", arr);
+        }
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        for (int i = 0; i < n; i++) report_text(stdout, &res[i], &cal);
+        if (n > 1) report_speedups(stdout, res, n);
+    }
+    for (int i = 0; i < n; i++) {
+        if (res[i].status != BENCH_OK) fprintf(stderr, "mbench: run: %s\n", res[i].reason);
+        bench_result_free(&res[i]);
+    }
+    return rc;
+}

@@ -1,0 +1,155 @@
+/* harness/machine.c: the machine and build description (see machine.h). */
+#include "machine.h"
+
+#include <cblas.h>
+#include <papi.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+void machine_cpu_model(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ') c++;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, len, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* First line of a sysfs/procfs file, or "unreadable (path)". */
+static json_t *read_fact(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[256] = "";
+    if (!f || !fgets(line, sizeof line, f)) {
+        if (f) fclose(f);
+        char msg[300];
+        snprintf(msg, sizeof msg, "unreadable (%s)", path);
+        return json_string(msg);
+    }
+    fclose(f);
+    line[strcspn(line, "\n")] = 0;
+    return json_string(line);
+}
+
+static json_t *cpu_flags(void)
+{
+    json_t *a = json_array();
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return a;
+    char line[8192];
+    const char *want[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512vnni"};
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5)) continue;
+        for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+            char pat[32];
+            snprintf(pat, sizeof pat, " %s ", want[i]);
+            if (strstr(line, pat)) json_array_append_new(a, json_string(want[i]));
+        }
+        break;
+    }
+    fclose(f);
+    return a;
+}
+
+static json_t *papi_describe(void)
+{
+    json_t *o = json_object();
+    int ver = PAPI_library_init(PAPI_VER_CURRENT);
+    if (ver != PAPI_VER_CURRENT) {
+        json_object_set_new(o, "status", json_string(ver > 0 ? "version mismatch" : PAPI_strerror(ver)));
+        return o;
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", PAPI_VERSION_MAJOR(ver), PAPI_VERSION_MINOR(ver),
+             PAPI_VERSION_REVISION(ver));
+    json_object_set_new(o, "version", json_string(v));
+    json_t *comps = json_array();
+    int n = PAPI_num_components();
+    for (int i = 0; i < n; i++) {
+        const PAPI_component_info_t *ci = PAPI_get_component_info(i);
+        if (!ci) continue;
+        json_t *c = json_object();
+        json_object_set_new(c, "name", json_string(ci->name));
+        json_object_set_new(c, "active", json_boolean(!ci->disabled));
+        if (ci->disabled) json_object_set_new(c, "disabled_reason", json_string(ci->disabled_reason));
+        else json_object_set_new(c, "counters", json_integer(ci->num_cntrs));
+        json_array_append_new(comps, c);
+    }
+    json_object_set_new(o, "components", comps);
+    return o;
+}
+
+json_t *machine_describe(pin_topo *t)
+{
+    json_t *m = json_object();
+    char buf[256];
+    machine_cpu_model(buf, sizeof buf);
+    json_object_set_new(m, "cpu", json_string(buf));
+    json_object_set_new(m, "cpu_flags", cpu_flags());
+    struct utsname u;
+    if (!uname(&u)) {
+        json_object_set_new(m, "hostname", json_string(u.nodename));
+        snprintf(buf, sizeof buf, "%s %s %s", u.sysname, u.release, u.machine);
+        json_object_set_new(m, "kernel", json_string(buf));
+    }
+    json_t *topo = json_object();
+    json_object_set_new(topo, "packages", json_integer(t->packages));
+    json_object_set_new(topo, "numa_nodes", json_integer(t->numa_nodes));
+    json_object_set_new(topo, "cores", json_integer(t->cores));
+    json_object_set_new(topo, "pus", json_integer(t->pus));
+    json_object_set_new(topo, "smt", json_boolean(t->pus > t->cores));
+    const char *names[4] = {"l1d_bytes", "l2_bytes", "l3_bytes", "l4_bytes"};
+    for (int i = 0; i < 4; i++)
+        if (t->cache_bytes[i]) json_object_set_new(topo, names[i], json_integer(t->cache_bytes[i]));
+    json_object_set_new(topo, "cache_line", json_integer(t->cache_line));
+    json_object_set_new(m, "topology", topo);
+    json_object_set_new(m, "governor", read_fact("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"));
+    json_object_set_new(m, "boost", read_fact("/sys/devices/system/cpu/cpufreq/boost"));
+    json_object_set_new(m, "max_khz", read_fact("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"));
+    json_object_set_new(m, "compiler", json_string(MB_COMPILER));
+    json_object_set_new(m, "flags", json_string(MB_BUILD_FLAGS));
+    json_object_set_new(m, "git_commit", json_string(MB_GIT_COMMIT));
+    json_t *blas = json_object();
+    json_object_set_new(blas, "config", json_string(openblas_get_config()));
+    json_object_set_new(blas, "core", json_string(openblas_get_corename()));
+    json_object_set_new(blas, "threads", json_integer(openblas_get_num_threads()));
+    json_object_set_new(m, "openblas", blas);
+    json_object_set_new(m, "papi", papi_describe());
+    struct timespec res;
+    clock_getres(CLOCK_MONOTONIC, &res);
+    json_object_set_new(m, "timer_resolution_s", json_real((double)res.tv_sec + 1e-9 * (double)res.tv_nsec));
+    return m;
+}
+
+int machine_warnings(json_t *desc, char *buf, size_t len)
+{
+    int n = 0;
+    size_t off = 0;
+    buf[0] = 0;
+    const char *gov = json_string_value(json_object_get(desc, "governor"));
+    if (gov && strcmp(gov, "performance")) {
+        off += (size_t)snprintf(buf + off, len - off,
+                                "frequency policy is not fixed (governor: %s): clock changes are noise\n", gov);
+        n++;
+    }
+    const char *boost = json_string_value(json_object_get(desc, "boost"));
+    if (off < len && boost && !strcmp(boost, "1")) {
+        off += (size_t)snprintf(buf + off, len - off, "turbo boost is on: the clock depends on load and temperature\n");
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,22 @@
+/* harness/machine.h: every fact about the machine and the build that a result must
+ * carry (mbench info, meta.json): CPU, topology, caches, frequency policy, compiler and
+ * flags, git commit, OpenBLAS, PAPI components, timer resolution. */
+#ifndef MB_MACHINE_H
+#define MB_MACHINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "harness/pin.h"
+
+void machine_cpu_model(char *buf, size_t len);
+
+/* A JSON object describing the machine and build (caller owns the reference). Facts that
+ * cannot be read are recorded as "unreadable" with the path tried, never guessed. */
+json_t *machine_describe(pin_topo *t);
+
+/* Warnings a run should print (frequency policy not fixed, SMT siblings, ...), one per
+ * line, into buf; returns their count. */
+int machine_warnings(json_t *desc, char *buf, size_t len);
+
+#endif

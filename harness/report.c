@@ -1,0 +1,119 @@
+/* harness/report.c: text and JSON reporters of bench results (see report.h). */
+#include "report.h"
+
+#include <math.h>
+#include <string.h>
+
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+json_t *report_json(const bench_result *r)
+{
+    const scan_shape *s = &r->shape;
+    json_t *o = json_object();
+    json_object_set_new(o, "kernel", json_string(r->kernel->name));
+    json_object_set_new(o, "status", json_string(bench_status_name(r->status)));
+    if (r->status != BENCH_OK) json_object_set_new(o, "reason", json_string(r->reason));
+    json_object_set_new(o, "batch", json_integer(s->batch));
+    json_object_set_new(o, "seqlen", json_integer(s->seqlen));
+    json_object_set_new(o, "channels", json_integer(s->channels));
+    json_object_set_new(o, "d_state", json_integer(s->d_state));
+    json_object_set_new(o, "heads", json_integer(s->heads));
+    json_object_set_new(o, "groups", json_integer(s->groups));
+    json_object_set_new(o, "a", json_string(s->a_kind == SCAN_A_HEAD ? "head" : "diag"));
+    json_object_set_new(o, "softplus", json_boolean(s->softplus));
+    json_object_set_new(o, "delta_bias", json_boolean(s->has_bias));
+    json_object_set_new(o, "dskip", json_boolean(s->has_dskip));
+    json_object_set_new(o, "z", json_boolean(s->has_z));
+    json_object_set_new(o, "h0", json_boolean(s->has_h0));
+    json_object_set_new(o, "h_last", json_boolean(s->want_h_last));
+    json_object_set_new(o, "threads", json_integer(r->set.threads));
+    json_object_set_new(o, "bind", json_string(pin_mode_name(r->set.bind)));
+    json_object_set_new(o, "binding", json_string(r->binding));
+    json_object_set_new(o, "seed", json_integer((json_int_t)r->set.seed));
+    json_object_set_new(o, "reps", json_integer(r->reps));
+    json_object_set_new(o, "median_s", num(r->reps ? r->st.median : NAN));
+    json_object_set_new(o, "ci_low_s", num(r->reps ? r->st.ci_low : NAN));
+    json_object_set_new(o, "ci_high_s", num(r->reps ? r->st.ci_high : NAN));
+    json_object_set_new(o, "min_s", num(r->reps ? r->st.min : NAN));
+    json_object_set_new(o, "max_s", num(r->reps ? r->st.max : NAN));
+    json_object_set_new(o, "mean_s", num(r->reps ? r->st.mean : NAN));
+    json_object_set_new(o, "sd_s", num(r->reps ? r->st.sd : NAN));
+    json_object_set_new(o, "cv", num(r->reps ? r->st.cv : NAN));
+    json_object_set_new(o, "updates", num(r->updates));
+    json_object_set_new(o, "updates_per_s", num(r->reps ? r->updates_per_s : NAN));
+    json_object_set_new(o, "gflops", num(r->reps ? r->gflops : NAN));
+    json_object_set_new(o, "gbps", num(r->reps ? r->gbps : NAN));
+    json_object_set_new(o, "exps_per_s", num(r->reps ? r->exps_per_s : NAN));
+    json_object_set_new(o, "flops", num(r->cost.flops));
+    json_object_set_new(o, "exps", num(r->cost.exps));
+    json_object_set_new(o, "bytes", num(r->cost.bytes));
+    json_object_set_new(o, "bound", r->bound ? json_string(r->bound) : json_null());
+    json_object_set_new(o, "bound_s", num(r->bound_s));
+    json_object_set_new(o, "ceiling_fraction", num(r->ceiling_fraction));
+    json_object_set_new(o, "workspace_bytes", json_integer((json_int_t)r->workspace_bytes));
+    json_object_set_new(o, "first_touch_s", num(r->first_touch_s));
+    if (r->checked) {
+        json_object_set_new(o, "max_abs_err", num(r->max_abs_err));
+        json_object_set_new(o, "max_rel_err", num(r->max_rel_err));
+        json_object_set_new(o, "check", json_string(r->check_ok ? "ok" : "fail"));
+        json_object_set_new(o, "check_shape", json_string(r->check_shape));
+        json_object_set_new(o, "tolerance", json_real(SCAN_TOLERANCE));
+    }
+    return o;
+}
+
+/* Seconds with a unit that keeps 3-4 significant digits readable. */
+static const char *fmt_time(double s, char *buf, size_t len)
+{
+    if (!isfinite(s)) snprintf(buf, len, "-");
+    else if (s < 1e-3) snprintf(buf, len, "%.2f us", s * 1e6);
+    else if (s < 1) snprintf(buf, len, "%.3f ms", s * 1e3);
+    else snprintf(buf, len, "%.3f s", s);
+    return buf;
+}
+
+void report_text(FILE *f, const bench_result *r, const calib *cal)
+{
+    char desc[160], a[32], b[32], c[32];
+    scan_shape_describe(&r->shape, desc, sizeof desc);
+    fprintf(f, "%s  %s  threads=%d bind=%s\n", r->kernel->name, desc, r->set.threads, pin_mode_name(r->set.bind));
+    if (r->checked)
+        fprintf(f, "  check       %s: max_abs_err %.3g, max_rel_err %.3g (tolerance %.0e) on %s\n",
+                r->check_ok ? "ok" : "FAIL", r->max_abs_err, r->max_rel_err, SCAN_TOLERANCE, r->check_shape);
+    if (r->status != BENCH_OK) {
+        fprintf(f, "  %s: %s\n", bench_status_name(r->status), r->reason);
+        return;
+    }
+    fprintf(f, "  binding     %s\n", r->binding);
+    fprintf(f, "  median      %s   95%% CI [%s, %s]%s   (%d reps)\n", fmt_time(r->st.median, a, sizeof a),
+            fmt_time(r->st.ci_low, b, sizeof b), fmt_time(r->st.ci_high, c, sizeof c),
+            r->st.ci_valid ? "" : " (n < 6: no CI)", r->reps);
+    fprintf(f, "  min/mean    %s / %s   sd %s   CV %.1f%%%s\n", fmt_time(r->st.min, a, sizeof a),
+            fmt_time(r->st.mean, b, sizeof b), fmt_time(r->st.sd, c, sizeof c), 100 * r->st.cv,
+            r->st.cv > 0.05 ? "  (noisy)" : "");
+    fprintf(f, "  rate        %.3f G updates/s   %.2f GFLOP/s   %.2f GB/s   %.3f G exps/s\n",
+            r->updates_per_s * 1e-9, r->gflops, r->gbps, r->exps_per_s * 1e-9);
+    if (r->bound)
+        fprintf(f, "  ceiling     %s-bound: %.1f%% of this machine's %s ceiling (%s at the ceiling; %s)\n",
+                r->bound, 100 * r->ceiling_fraction, r->bound, fmt_time(r->bound_s, a, sizeof a),
+                cal && cal->path[0] ? cal->path : "calibration");
+    else
+        fprintf(f, "  ceiling     not reported (no calibration)\n");
+    fprintf(f, "  memory      workspace %.1f MiB; allocation + first touch %s (untimed)\n",
+            r->workspace_bytes / 1048576.0, fmt_time(r->first_touch_s, a, sizeof a));
+    if (r->timer_warning) fprintf(f, "  warning     shortest sample is under 10x the timer resolution\n");
+}
+
+void report_speedups(FILE *f, const bench_result *r, int n)
+{
+    if (n < 2 || r[0].status != BENCH_OK) return;
+    char a[32];
+    fmt_time(r[0].st.median, a, sizeof a);
+    fprintf(f, "speedup over %d thread%s (median %s):\n", r[0].set.threads, r[0].set.threads > 1 ? "s" : "", a);
+    for (int i = 0; i < n; i++) {
+        if (r[i].status != BENCH_OK) continue;
+        double sp = r[0].st.median / r[i].st.median;
+        fprintf(f, "  threads %-4d %6.2fx   parallel efficiency %5.1f%%\n", r[i].set.threads, sp,
+                100.0 * sp * r[0].set.threads / r[i].set.threads);
+    }
+}

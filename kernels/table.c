@@ -1,0 +1,21 @@
+/* kernels/table.c: the kernel table. Adding a kernel is one file in kernels/ and one
+ * line here; the harness, the tests and the plots take it from this table. */
+#include <string.h>
+
+#include "scan.h"
+
+extern const scan_kernel scan_kernel_reference;
+extern const scan_kernel scan_kernel_sequential;
+
+const scan_kernel *const scan_kernels[] = {
+    &scan_kernel_reference,
+    &scan_kernel_sequential,
+};
+const int scan_kernel_count = (int)(sizeof scan_kernels / sizeof scan_kernels[0]);
+
+const scan_kernel *scan_kernel_find(const char *name)
+{
+    for (int i = 0; i < scan_kernel_count; i++)
+        if (strcmp(scan_kernels[i]->name, name) == 0) return scan_kernels[i];
+    return NULL;
+}

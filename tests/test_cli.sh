@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tests/test_cli.sh MBENCH SRC: every bad input gets exit status 2 and a one-line message
+# naming the problem, never a crash; the good paths print what they promise.
+set -u
+mb=$1
+fails=0; n=0
+export MBENCH_RESULTS=$(mktemp -d)
+trap 'rm -rf "$MBENCH_RESULTS"' EXIT
+
+expect() { # expect STATUS PATTERN ARGS...: exit status and a stderr/stdout pattern
+  local want=$1 pat=$2; shift 2
+  n=$((n+1))
+  out=$("$mb" "$@" 2>&1); st=$?
+  if [ "$st" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$out"; then
+    echo "FAIL: mbench $* -> status $st (want $want), output:"; echo "$out" | head -5
+    fails=$((fails+1))
+  fi
+}
+
+small=(--seqlen 16 --channels 8 --d-state 4 --min-reps 3 --min-time 0 --no-calibrate)
+expect 2 'unknown verb' frobnicate
+expect 2 'unknown flag.*--bogus' run sequential --bogus
+expect 2 '--seqlen: expected an integer' run sequential --seqlen abc
+expect 2 '--seqlen.*out of range' run sequential --seqlen 0
+expect 2 '--d-state.*out of range' run sequential --d-state -3
+expect 2 '--channels: expected an integer' run sequential --channels 12x
+expect 2 'heads.*must divide channels' run sequential --a head --heads 5 --channels 12
+expect 2 'groups.*must divide heads' run sequential --a head --heads 4 --groups 3 --channels 16
+expect 2 'unknown kernel "nope".*sequential' run nope
+expect 2 'overflow' run sequential --batch 1000000000 --seqlen 1000000000 --channels 1000000 --d-state 1000
+expect 2 'needs .* GiB' run sequential --batch 64 --seqlen 65536 --channels 4096 --d-state 64
+expect 2 'which kernel' run
+expect 2 '--threads.*out of range' run sequential --threads 0
+expect 2 '--bind: expected' run sequential --bind sideways
+expect 2 '--seqlen: needs a value' run sequential --seqlen
+expect 2 'conflicts' run sequential --channels 8 --d-model 4
+expect 2 'one kernel at a time' run sequential reference
+expect 2 'unknown argument' info --bogus
+expect 0 'usage: mbench run' run --help
+expect 0 'usage: mbench' --help
+expect 0 'sequential' list
+expect 0 'topology' info
+expect 0 'reps' run sequential "${small[@]}"
+expect 0 '"median_s"' run sequential "${small[@]}" --json --check
+expect 0 'speedup over 1 thread' run sequential "${small[@]}" --threads 1,2
+
+# --json is exactly one JSON object with the stable keys
+json=$("$mb" run sequential "${small[@]}" --json --check 2>/dev/null)
+n=$((n+1))
+if ! python3 - "$json" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1])
+keys = "kernel batch seqlen channels d_state heads groups a threads bind reps median_s ci_low_s ci_high_s min_s mean_s sd_s updates_per_s gflops gbps bound ceiling_fraction workspace_bytes max_abs_err max_rel_err check".split()
+missing = [k for k in keys if k not in o]
+assert not missing, missing
+assert o["check"] == "ok" and o["max_rel_err"] < 1e-4 and o["reps"] >= 3
+assert o["min_s"] <= o["median_s"] <= o["mean_s"] * 10
+assert abs(o["updates_per_s"] - 16*8*4 / o["median_s"]) < 1e-6 * o["updates_per_s"]
+PY
+then echo "FAIL: --json keys/values"; fails=$((fails+1)); fi
+
+echo "$((n-fails)) passed, $fails failed"
+[ "$fails" -eq 0 ]
