@@ -1,6 +1,8 @@
 /* harness/machine.c: the machine and build description (see machine.h). */
 #include "machine.h"
 
+#include "mb_version.h"
+
 #include <cblas.h>
 #include <papi.h>
 #include <stdio.h>
