@@ -94,6 +94,64 @@ static void ref_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
     c->bytes = (double)scan_shape_tensor_bytes(s) + 2.0 * c->workspace;
 }
 
+// ---------------------------------------------------------------- training (as a table row)
+
+static size_t ref_saved(const scan_shape *s, const scan_opts *o)
+{
+    (void)s, (void)o;
+    return 0; /* the oracle backward recomputes the states from the inputs */
+}
+
+/* the forward's doubles, or the backward's doubles (every gradient), whichever is larger */
+static size_t ref_bwd_workspace(const scan_shape *s, const scan_opts *o)
+{
+    int64_t n[SCAN_NGRADS], total = 0;
+    scan_grad_sizes(s, n);
+    for (int i = 0; i < SCAN_NGRADS; i++) total += n[i];
+    size_t fw = ref_workspace(s, o), bw = (size_t)total * sizeof(double);
+    return fw > bw ? fw : bw;
+}
+
+static int ref_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved,
+                            void *ws, mb_err *err)
+{
+    (void)saved;
+    return ref_forward(s, t, o, ws, err);
+}
+
+static int ref_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *g, const scan_opts *o,
+                        const void *saved, void *ws, mb_err *err)
+{
+    (void)o, (void)saved;
+    int64_t n[SCAN_NGRADS];
+    scan_grad_sizes(s, n);
+    scan_grads_f64 r = {0};
+    double *p = ws;
+    for (int i = 0; i < SCAN_NGRADS; i++) {
+        r.g[i] = n[i] ? p : NULL;
+        p += n[i];
+    }
+    if (scan_reference_backward(s, t, g->dy, g->dh_last, &r, err)) return -1;
+    for (int i = 0; i < SCAN_NGRADS; i++) {
+        float *out = scan_grads_get(g, i);
+        if (out && r.g[i])
+            for (int64_t j = 0; j < n[i]; j++) out[j] = (float)r.g[i][j];
+    }
+    return 0;
+}
+
+static void ref_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
+{
+    const double upd = scan_shape_updates(s);
+    const double BLD = (double)s->batch * s->seqlen * s->channels;
+    /* recompute (3 flops, 1 exp per update), then per update: acc C.h (2), dC (2), gh += (2),
+     * ddt (5), dA (3), dB (2), du (2), gh *= e (1) = 19 flops and one exp */
+    c->flops = 22.0 * upd + BLD * (8 + (s->has_z ? 8 : 0));
+    c->exps = 2.0 * upd + BLD * (s->softplus ? 3 : 0) + BLD * (s->has_z ? 1 : 0);
+    c->workspace = (double)ref_bwd_workspace(s, o);
+    c->bytes = (double)scan_shape_tensor_bytes(s) + (double)scan_grad_bytes(s) + 2.0 * c->workspace;
+}
+
 const scan_kernel scan_kernel_reference = {
     .name = "reference",
     .exp_routine = "glibc_expf",
@@ -104,4 +162,9 @@ const scan_kernel scan_kernel_reference = {
     .workspace_bytes = ref_workspace,
     .forward = ref_forward,
     .cost = ref_cost,
+    .saved_bytes = ref_saved,
+    .forward_save = ref_forward_save,
+    .backward_workspace_bytes = ref_bwd_workspace,
+    .backward = ref_backward,
+    .backward_cost = ref_backward_cost,
 };

@@ -63,7 +63,28 @@ typedef struct {
 typedef struct {
     int threads; /* OpenMP threads the kernel may use (>= 1); the harness has pinned them */
     int chunk;   /* chunk length for chunked kernels (0: the kernel's default) */
+    int checkpoint; /* training: steps between the state checkpoints a recomputing backward
+                       saves in the forward (fused; 0: the kernel's default, 64) */
 } scan_opts;
+
+/* Gradients of one backward pass (training). In: dy, and dh_last when the final state
+ * is an output of the forward (want_h_last; NULL reads as zero). Out: the gradient of
+ * the loss with respect to every input tensor, NULL exactly where the input is absent
+ * (has_bias, has_dskip, has_z, has_h0). A backward overwrites every output it is given
+ * (it does not accumulate into it). Shapes as in scan_tensors. */
+typedef struct {
+    const float *dy;      /* [B][L][D] in */
+    const float *dh_last; /* [B][D][N] in, or NULL */
+    float *du;            /* [B][L][D] */
+    float *ddelta;        /* [B][L][K] */
+    float *ddelta_bias;   /* [K] or NULL */
+    float *dA;            /* [D][N] (diag) or [H] (head) */
+    float *dBm;           /* [B][L][G][N] */
+    float *dCm;           /* [B][L][G][N] */
+    float *dDskip;        /* [K] or NULL */
+    float *dz;            /* [B][L][D] or NULL */
+    float *dh0;           /* [B][D][N] or NULL */
+} scan_grads;
 
 /* What one call costs, counted from the algorithm (not measured). */
 typedef struct {
@@ -88,12 +109,43 @@ typedef struct scan_kernel {
     int (*forward)(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws,
                    mb_err *err);
     void (*cost)(const scan_shape *s, const scan_opts *o, scan_cost *c);
+
+    /* ---- training (optional: a kernel without a backward leaves these NULL, and
+     * scan_backward_unsupported() says "no backward pass") ----
+     * A training step is forward_save (the forward that also keeps, in a caller-owned
+     * "saved" buffer of saved_bytes, what the backward needs: materialised states,
+     * state checkpoints every opts.checkpoint steps, chunk states ...), then backward,
+     * which reads the inputs, the saved buffer and dy (dh_last) and writes scan_grads.
+     * forward_save writes y and h_last exactly like forward. forward_save and backward
+     * share one scratch workspace of backward_workspace_bytes (they never run at once;
+     * nothing in it survives from one to the other: what must, goes in saved), so the
+     * memory of a training step is tensors + gradients + saved + that workspace. saved
+     * and the workspace are 64-byte aligned; NULL when their size is 0. A kernel with a
+     * backward sets all four of saved_bytes, forward_save, backward_workspace_bytes and
+     * backward. */
+    size_t (*saved_bytes)(const scan_shape *s, const scan_opts *o);
+    int (*forward_save)(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved,
+                        void *ws, mb_err *err);
+    size_t (*backward_workspace_bytes)(const scan_shape *s, const scan_opts *o);
+    int (*backward)(const scan_shape *s, const scan_tensors *t, const scan_grads *g,
+                    const scan_opts *o, const void *saved, void *ws, mb_err *err);
+    /* backward-only cost (flops, exps, bytes, workspace = backward workspace); NULL: none stated */
+    void (*backward_cost)(const scan_shape *s, const scan_opts *o, scan_cost *c);
 } scan_kernel;
 
 /* ---- the table (kernels/table.c) ---- */
 extern const scan_kernel *const scan_kernels[];
 extern const int scan_kernel_count;
 const scan_kernel *scan_kernel_find(const char *name);
+
+/* NULL if the kernel can run this problem's backward, else a static reason ("no backward
+ * pass", or the forward's own reason). kernels/grad.c. */
+const char *scan_backward_unsupported(const scan_kernel *k, const scan_shape *s, const scan_opts *o);
+/* Bytes of one training step's memory besides the tensors: saved + workspace + gradients
+ * (dy, dh_last and every gradient). Call only when scan_backward_unsupported is NULL. */
+int64_t scan_train_extra_bytes(const scan_kernel *k, const scan_shape *s, const scan_opts *o);
+/* The checkpoint interval opts ask for (opts.checkpoint, or the default 64). */
+int scan_opts_checkpoint(const scan_opts *o);
 
 /* ---- the problem (kernels/problem.c) ---- */
 
@@ -145,6 +197,56 @@ typedef struct {
     double max_abs_err, max_rel_err;
 } scan_errors;
 scan_errors scan_compare(const float *y, const double *ref, int64_t n);
+
+/* ---- training: gradients (kernels/grad.c, kernels/reference_backward.c) ---- */
+
+/* The gradient tensors in a fixed order, for loops, reports and JSON keys. */
+enum {
+    SCAN_G_DU, SCAN_G_DDELTA, SCAN_G_DBIAS, SCAN_G_DA, SCAN_G_DB, SCAN_G_DC, SCAN_G_DDSKIP,
+    SCAN_G_DZ, SCAN_G_DH0, SCAN_NGRADS
+};
+extern const char *const scan_grad_names[SCAN_NGRADS]; /* "du", "ddelta", "ddelta_bias", ... */
+/* Element count of each gradient (0 where the input is absent). */
+void scan_grad_sizes(const scan_shape *s, int64_t n[SCAN_NGRADS]);
+/* The output pointer of gradient i (NULL if absent). */
+float *scan_grads_get(const scan_grads *g, int i);
+
+/* Owns dy, dh_last (seeded N(0, 1)) and every gradient buffer of one shape. */
+typedef struct {
+    scan_grads g;
+    float *mem[SCAN_NGRADS + 2];
+} scan_grad_bufs;
+int scan_grad_bufs_init(scan_grad_bufs *gb, const scan_shape *s, uint64_t seed, mb_err *err);
+void scan_grad_bufs_free(scan_grad_bufs *gb);
+/* Bytes of dy, dh_last and every gradient. */
+int64_t scan_grad_bytes(const scan_shape *s);
+
+/* The oracle's gradients, in double; same shapes and NULLs as scan_grads. */
+typedef struct {
+    double *g[SCAN_NGRADS];
+    double *mem;
+} scan_grads_f64;
+int scan_grads_f64_init(scan_grads_f64 *r, const scan_shape *s, mb_err *err);
+void scan_grads_f64_free(scan_grads_f64 *r);
+
+/* The fp64 oracle backward (kernels/reference_backward.c): the gradients of
+ * loss = sum(dy * y) + sum(dh_last * h_last), by the plainest reverse loops in double,
+ * recomputing the forward states per (batch, channel). One thread. */
+int scan_reference_backward(const scan_shape *s, const scan_tensors *t, const float *dy,
+                            const float *dh_last, scan_grads_f64 *r, mb_err *err);
+
+/* Each gradient against the oracle's (normwise: max |g - r| / max |r|, as scan_compare);
+ * absent gradients get zeros. Returns the worst relative error. */
+double scan_grads_compare(const scan_shape *s, const scan_grads *g, const scan_grads_f64 *r,
+                          scan_errors e[SCAN_NGRADS]);
+
+/* Tolerance of every fp32 backward against the oracle, per gradient, normwise as
+ * SCAN_TOLERANCE. The parameter gradients (dA, ddelta_bias, dDskip, and dBm, dCm summed
+ * over the channels of a group) are sums of B*L*D(*N) fp32 terms of both signs, so their
+ * rounding grows like sqrt(terms) ulps and cancellation raises the ratio to the result's
+ * scale; correct kernels reach <= 2e-5 on the test grid (tests/test_backward.c prints
+ * the worst per gradient), and a wrong term misses by orders of magnitude. */
+#define SCAN_GRAD_TOLERANCE 1e-3
 
 /* ---- exp routines the kernels use (kernels/exp.c); `mbench calibrate` measures each ---- */
 typedef struct {
