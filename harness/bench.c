@@ -138,6 +138,21 @@ static void derive(bench_result *r, const calib *cal)
     r->ceiling_fraction = r->bound_s > 0 ? r->bound_s / t : NAN;
 }
 
+/* One kernel call, in the shape cnt_measure wants. */
+typedef struct {
+    const scan_kernel *k;
+    const scan_shape *s;
+    const scan_tensors *t;
+    const scan_opts *o;
+    void *ws;
+} bench_call;
+
+static int bench_call_once(void *arg, mb_err *err)
+{
+    bench_call *c = arg;
+    return c->k->forward(c->s, c->t, c->o, c->ws, err);
+}
+
 int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
                 const calib *cal, pin_topo *topo, bench_result *r, mb_err *err)
 {
@@ -235,6 +250,16 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     }
     (void)sink;
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
+
+    // ---- counted calls, separate from the timed ones (counting never distorts a time)
+    if (set->counters) {
+        bench_call c = {.k = k, .s = s, .t = &p.t, .o = &o, .ws = ws};
+        int reps = set->counter_reps > 0 ? set->counter_reps : 3;
+        if (cnt_measure(set->counters, set->threads, reps, bench_call_once, &c, &r->counters, &kerr)) {
+            result_fail(r, BENCH_FAILED, "kernel error while counting: %s", kerr.msg);
+            goto done;
+        }
+    }
     if (stats_summarize(r->samples, r->reps, &r->st, err)) {
         rc = -1;
         goto done;

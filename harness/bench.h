@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "harness/calib.h"
+#include "harness/counters.h"
 #include "harness/pin.h"
 #include "harness/stats.h"
 #include "kernels/scan.h"
@@ -23,6 +24,8 @@ typedef struct {
     bool check;       /* compare with the oracle before timing */
     int chunk;        /* kernel option (ssd) */
     int64_t mem_budget; /* refuse points needing more bytes (0: MemAvailable * 0.8) */
+    const cnt_set *counters; /* events to count (NULL: none), in calls separate from the timed ones */
+    int counter_reps;        /* counted calls (0: 3) */
 } bench_settings;
 
 typedef enum { BENCH_OK = 0, BENCH_SKIPPED = 1, BENCH_FAILED = 2 } bench_status;
@@ -50,6 +53,7 @@ typedef struct {
     double max_abs_err, max_rel_err;
     char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
     bool timer_warning;   /* shortest sample < 10x the timer resolution */
+    cnt_values counters;  /* per call, from the counted calls (counters.set NULL if none asked) */
 } bench_result;
 
 void bench_settings_default(bench_settings *s);

@@ -189,7 +189,12 @@ const char cli_run_help[] =
     "  --min-time S       and at least S seconds of them (0.5)\n"
     "  --warmup W         untimed calls first (2)\n"
     "  --chunk Q          chunk length of chunked kernels (kernel default)\n"
-    "  --check            compare with the fp64 oracle before timing\n";
+    "  --check            compare with the fp64 oracle before timing\n"
+    "  --counters LIST    count events in calls separate from the timed ones: PAPI presets\n"
+    "                     (PAPI_TOT_CYC, PAPI_L3_TCM, ...), PAPI native names (perf::...),\n"
+    "                     perf software events (task-clock, page-faults, context-switches,\n"
+    "                     cpu-migrations), or \"default\"; see mbench info for what works here\n"
+    "  --counter-reps R   counted calls per point (3)\n";
 
 void cli_run_default(cli_run *r)
 {
@@ -241,6 +246,17 @@ int cli_run_flag(cli_iter *it, cli_run *r, mb_err *err)
     if (!strcmp(f, "--chunk")) {
         if (cli_value(it, err) || cli_parse_i64(f, it->value, 1, 1 << 20, &v, err)) return -1;
         r->set.chunk = (int)v;
+        return 1;
+    }
+    if (!strcmp(f, "--counters")) {
+        if (cli_value(it, err)) return -1;
+        if (!it->value[0]) return mb_fail(err, "--counters: expected a comma-separated list of events");
+        r->counters = it->value;
+        return 1;
+    }
+    if (!strcmp(f, "--counter-reps")) {
+        if (cli_value(it, err) || cli_parse_i64(f, it->value, 1, 100000, &v, err)) return -1;
+        r->set.counter_reps = (int)v;
         return 1;
     }
     if (!strcmp(f, "--check")) {

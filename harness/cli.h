@@ -48,11 +48,12 @@ int cli_shape_flag(cli_iter *it, cli_shape *c, mb_err *err);
 int cli_shape_finish(cli_shape *c, mb_err *err);
 
 /* Run flags: --threads (a list), --bind, --seed, --min-reps, --min-time, --check,
- * --chunk, --warmup. */
+ * --chunk, --warmup, --counters LIST, --counter-reps R. */
 typedef struct {
     bench_settings set;
     int64_t threads[CLI_MAX_LIST];
     int nthreads;
+    const char *counters; /* --counters LIST (NULL: none); the verb resolves it (cnt_set_init) */
 } cli_run;
 void cli_run_default(cli_run *r);
 int cli_run_flag(cli_iter *it, cli_run *r, mb_err *err);

@@ -5,6 +5,7 @@
 #define MB_CMD_H
 
 #include "harness/calib.h"
+#include "harness/counters.h"
 #include "harness/pin.h"
 
 typedef struct {
@@ -32,6 +33,11 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv);
  * prints what it did on stderr. Returns 0 with cal->valid, or 0 with !cal->valid when
  * calibration is off (auto false) or failed (the reason printed). */
 int cmd_calibration(mb_ctx *ctx, calib *cal, int auto_measure);
+
+/* Resolves a --counters list into a new cnt_set (*out, caller frees) for this machine's
+ * topology; prints on stderr which events are unavailable here and why (PAPI's reason).
+ * Returns 0, or prints the bad event name and returns -1 (exit status 2). */
+int cmd_counter_set(mb_ctx *ctx, const char *list, cnt_set **out);
 
 /* True if argv[i..] holds -h or --help. */
 int cmd_wants_help(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* harness/cmd_common.c: small pieces every verb uses (help detection, the calibration
  * a run is put against). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/cmd.h"
@@ -36,5 +37,33 @@ int cmd_calibration(mb_ctx *ctx, calib *cal, int auto_measure)
         return 0;
     }
     snprintf(cal->path, sizeof cal->path, "%s", path);
+    return 0;
+}
+
+int cmd_counter_set(mb_ctx *ctx, const char *list, cnt_set **out)
+{
+    mb_err err;
+    cnt_system sys;
+    *out = NULL;
+    if (cnt_system_init(&sys, &err)) {
+        fprintf(stderr, "mbench: counters: %s\n", err.msg);
+        return -1;
+    }
+    cnt_set *s = malloc(sizeof *s);
+    if (!s) {
+        fprintf(stderr, "mbench: out of memory\n");
+        return -1;
+    }
+    int llc = ctx->topo.cache_bytes[2] ? 3 : 2;
+    if (cnt_set_init(s, &sys, list, llc, ctx->topo.cache_line, &err)) {
+        fprintf(stderr, "mbench: %s\n", err.msg);
+        free(s);
+        return -1;
+    }
+    char why[2048];
+    if (cnt_set_unavailable(s, why, sizeof why))
+        fprintf(stderr, "mbench: counters: %s\nmbench: counters: the other events are counted; for cache misses "
+                        "without a PMU use `mbench counters KERNEL --sim` (valgrind's cache simulation)\n", why);
+    *out = s;
     return 0;
 }

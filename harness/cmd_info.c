@@ -59,6 +59,24 @@ int cmd_info(mb_ctx *ctx, int argc, char **argv)
         else
             printf("  %-18s disabled: %s\n", name, json_string_value(json_object_get(v, "disabled_reason")));
     }
+    json_t *cnt = json_object_get(m, "counters");
+    json_t *cp = json_object_get(cnt, "papi");
+    printf("counters that work here (mbench run --counters LIST):\n");
+    if (json_is_true(json_object_get(cp, "available"))) {
+        printf("  PAPI presets       ");
+        json_array_foreach(json_object_get(cp, "presets_available"), i, v) printf("%s%s", i ? "," : "", json_string_value(v));
+        printf("\n  PAPI native        names of the %s component (papi_native_avail lists them)\n",
+               json_string_value(json_object_get(cp, "cpu_component")));
+    } else {
+        printf("  PAPI               none: %s\n", json_string_value(json_object_get(cp, "reason")) ?: "unavailable");
+        printf("                     (cache misses: mbench counters KERNEL --sim simulates the caches with valgrind)\n");
+    }
+    json_array_foreach(json_object_get(cnt, "perf_software"), i, v)
+    {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        if (json_is_true(json_object_get(v, "available"))) printf("  %-18s yes (perf_event software)\n", name);
+        else printf("  %-18s no: %s\n", name, json_string_value(json_object_get(v, "reason")));
+    }
     char warn[1024];
     if (machine_warnings(m, warn, sizeof warn)) printf("warnings:\n%s", warn);
     json_decref(m);

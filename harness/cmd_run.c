@@ -88,6 +88,10 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         return 2;
     }
 
+    cnt_set *cnt = NULL;
+    if (cr.counters && cmd_counter_set(ctx, cr.counters, &cnt)) return 2;
+    cr.set.counters = cnt;
+
     calib cal;
     cmd_calibration(ctx, &cal, autocal);
     bench_result res[CLI_MAX_LIST];
@@ -97,6 +101,7 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         if (bench_point(k, &cs.shape, &cr.set, &cal, &ctx->topo, &res[i], &err)) {
             fprintf(stderr, "mbench: run: %s\n", err.msg);
             for (int j = 0; j < i; j++) bench_result_free(&res[j]);
+            free(cnt);
             return 1;
         }
         if (res[i].status != BENCH_OK) rc = res[i].status == BENCH_SKIPPED ? 2 : 1;
@@ -120,5 +125,6 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         if (res[i].status != BENCH_OK) fprintf(stderr, "mbench: run: %s\n", res[i].reason);
         bench_result_free(&res[i]);
     }
+    free(cnt);
     return rc;
 }

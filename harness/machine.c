@@ -2,6 +2,7 @@
 #include "machine.h"
 
 #include "mb_version.h"
+#include "harness/counters.h"
 
 #include <cblas.h>
 #include <papi.h>
@@ -131,6 +132,10 @@ json_t *machine_describe(pin_topo *t)
     json_object_set_new(blas, "threads", json_integer(openblas_get_num_threads()));
     json_object_set_new(m, "openblas", blas);
     json_object_set_new(m, "papi", papi_describe());
+    cnt_system cs;
+    mb_err err;
+    if (cnt_system_init(&cs, &err) == 0) json_object_set_new(m, "counters", cnt_system_json(&cs));
+    else json_object_set_new(m, "counters", json_pack("{s:s}", "error", err.msg));
     struct timespec res;
     clock_getres(CLOCK_MONOTONIC, &res);
     json_object_set_new(m, "timer_resolution_s", json_real((double)res.tv_sec + 1e-9 * (double)res.tv_nsec));

@@ -59,6 +59,8 @@ json_t *report_json(const bench_result *r)
         json_object_set_new(o, "check_shape", json_string(r->check_shape));
         json_object_set_new(o, "tolerance", json_real(SCAN_TOLERANCE));
     }
+    if (r->counters.set && r->status == BENCH_OK)
+        json_object_set_new(o, "counters", cnt_values_json(&r->counters, r->updates));
     return o;
 }
 
@@ -102,6 +104,7 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
     fprintf(f, "  memory      workspace %.1f MiB; allocation + first touch %s (untimed)\n",
             r->workspace_bytes / 1048576.0, fmt_time(r->first_touch_s, a, sizeof a));
     if (r->timer_warning) fprintf(f, "  warning     shortest sample is under 10x the timer resolution\n");
+    if (r->counters.set) cnt_values_text(f, &r->counters, r->updates);
 }
 
 void report_speedups(FILE *f, const bench_result *r, int n)
