@@ -37,15 +37,53 @@ void bench_settings_default(bench_settings *s)
                           .max_reps = 100000, .warmup = 2, .seed = 42, .check = false};
 }
 
+const char *bench_direction_name(bench_direction d)
+{
+    return d == BENCH_BACKWARD ? "backward" : d == BENCH_BOTH ? "both" : "forward";
+}
+
+int bench_direction_parse(const char *s, bench_direction *d)
+{
+    if (!strcmp(s, "forward")) *d = BENCH_FORWARD;
+    else if (!strcmp(s, "backward")) *d = BENCH_BACKWARD;
+    else if (!strcmp(s, "both")) *d = BENCH_BOTH;
+    else return -1;
+    return 0;
+}
+
 static scan_opts opts_of(const bench_settings *set)
 {
-    return (scan_opts){.threads = set->threads, .chunk = set->chunk};
+    return (scan_opts){.threads = set->threads, .chunk = set->chunk, .checkpoint = set->checkpoint};
 }
 
 int64_t bench_point_bytes(const scan_kernel *k, const scan_shape *s, const bench_settings *set)
 {
     scan_opts o = opts_of(set);
+    if (set->direction != BENCH_FORWARD)
+        return scan_shape_tensor_bytes(s) + scan_train_extra_bytes(k, s, &o);
     return scan_shape_tensor_bytes(s) + (int64_t)k->workspace_bytes(s, &o);
+}
+
+/* VmHWM (peak resident set) of this process in bytes, or -1. */
+static int64_t peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+    fclose(f);
+    return kb >= 0 ? kb * 1024 : -1;
+}
+
+/* Resets VmHWM to the current resident set (Linux >= 4.0); false if it cannot. */
+static bool peak_rss_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return false;
+    bool ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
 }
 
 static void result_fail(bench_result *r, bench_status st, const char *fmt, const char *msg)
@@ -76,26 +114,37 @@ static int check_point(const scan_kernel *k, const scan_shape *s, const bench_se
     }
     scan_shape_describe(&cs, r->check_shape, sizeof r->check_shape);
     scan_opts o = opts_of(set);
+    const bool train = set->direction != BENCH_FORWARD;
     scan_problem p;
+    scan_grad_bufs gb = {0};
+    scan_grads_f64 rg = {0};
     scan_fill f = SCAN_FILL_DEFAULT(set->seed);
     if (scan_problem_init(&p, &cs, &f, err)) return -1;
     scan_sizes n;
     scan_shape_sizes(&cs, &n);
     double *ry = malloc((size_t)n.y * sizeof(double));
-    size_t wsb = k->workspace_bytes(&cs, &o);
-    void *ws = wsb ? mb_alloc(wsb) : NULL;
+    size_t wsb = train ? k->backward_workspace_bytes(&cs, &o) : k->workspace_bytes(&cs, &o);
+    size_t svb = train ? k->saved_bytes(&cs, &o) : 0;
+    void *ws = wsb ? mb_alloc(wsb) : NULL, *saved = svb ? mb_alloc(svb) : NULL;
     int rc = 0;
-    if (!ry || (wsb && !ws)) {
+    if (!ry || (wsb && !ws) || (svb && !saved)) {
         rc = mb_fail(err, "out of memory for the correctness check");
         goto done;
     }
-    if (scan_reference(&cs, &p.t, ry, NULL, err)) {
+    if (train && (scan_grad_bufs_init(&gb, &cs, set->seed, err) || scan_grads_f64_init(&rg, &cs, err))) {
+        rc = -1;
+        goto done;
+    }
+    if (scan_reference(&cs, &p.t, ry, NULL, err) ||
+        (train && scan_reference_backward(&cs, &p.t, gb.g.dy, gb.g.dh_last, &rg, err))) {
         rc = -1;
         goto done;
     }
     mb_err kerr;
     r->checked = true;
-    if (k->forward(&cs, &p.t, &o, ws, &kerr)) {
+    int krc = train ? k->forward_save(&cs, &p.t, &o, saved, ws, &kerr) : k->forward(&cs, &p.t, &o, ws, &kerr);
+    if (!krc && train) krc = k->backward(&cs, &p.t, &gb.g, &o, saved, ws, &kerr);
+    if (krc) {
         r->check_ok = false;
         result_fail(r, BENCH_FAILED, "kernel error in the check: %s", kerr.msg);
         goto done;
@@ -104,16 +153,47 @@ static int check_point(const scan_kernel *k, const scan_shape *s, const bench_se
     r->max_abs_err = e.max_abs_err;
     r->max_rel_err = e.max_rel_err;
     r->check_ok = e.max_rel_err <= SCAN_TOLERANCE;
+    if (train) {
+        r->grad_checked = true;
+        r->grad_max_rel_err = scan_grads_compare(&cs, &gb.g, &rg, r->grad_err);
+        r->check_ok = r->check_ok && r->grad_max_rel_err <= SCAN_GRAD_TOLERANCE;
+    }
     if (!r->check_ok) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%.3g > tolerance %.0e", e.max_rel_err, SCAN_TOLERANCE);
-        result_fail(r, BENCH_FAILED, "check against the fp64 oracle failed: max_rel_err %s", msg);
+        char msg[256];
+        int worst = 0;
+        for (int i = 1; i < SCAN_NGRADS; i++)
+            if (!(r->grad_err[i].max_rel_err <= r->grad_err[worst].max_rel_err)) worst = i;
+        if (!(e.max_rel_err <= SCAN_TOLERANCE))
+            snprintf(msg, sizeof msg, "y max_rel_err %.3g > tolerance %.0e", e.max_rel_err, SCAN_TOLERANCE);
+        else
+            snprintf(msg, sizeof msg, "%s max_rel_err %.3g > tolerance %.0e", scan_grad_names[worst],
+                     r->grad_err[worst].max_rel_err, SCAN_GRAD_TOLERANCE);
+        result_fail(r, BENCH_FAILED, "check against the fp64 oracle failed: %s", msg);
     }
 done:
     free(ry);
     mb_free(ws);
+    mb_free(saved);
+    scan_grads_f64_free(&rg);
+    scan_grad_bufs_free(&gb);
     scan_problem_free(&p);
     return rc;
+}
+
+/* One call of what the point times. */
+static int run_once(const scan_kernel *k, const scan_shape *s, const scan_tensors *t, const scan_grads *g,
+                    const scan_opts *o, bench_direction dir, void *saved, void *ws, mb_err *err)
+{
+    switch (dir) {
+    case BENCH_FORWARD:
+        return k->forward(s, t, o, ws, err);
+    case BENCH_BACKWARD:
+        return k->backward(s, t, g, o, saved, ws, err);
+    case BENCH_BOTH:
+        if (k->forward_save(s, t, o, saved, ws, err)) return -1;
+        return k->backward(s, t, g, o, saved, ws, err);
+    }
+    return mb_fail(err, "bad direction");
 }
 
 static void derive(bench_result *r, const calib *cal)
@@ -145,12 +225,15 @@ typedef struct {
     const scan_tensors *t;
     const scan_opts *o;
     void *ws;
+    const scan_grads *g;  /* training only */
+    void *saved;          /* training only */
+    bench_direction dir;
 } bench_call;
 
 static int bench_call_once(void *arg, mb_err *err)
 {
     bench_call *c = arg;
-    return c->k->forward(c->s, c->t, c->o, c->ws, err);
+    return run_once(c->k, c->s, c->t, c->g, c->o, c->dir, c->saved, c->ws, err);
 }
 
 int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
@@ -163,17 +246,32 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     r->max_abs_err = r->max_rel_err = NAN;
     r->ceiling_fraction = r->bound_s = NAN;
     r->updates = scan_shape_updates(s);
+    r->peak_rss_bytes = -1;
+    r->grad_max_rel_err = NAN;
     scan_opts o = opts_of(set);
     if (scan_shape_check(s, err)) return -1;
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
-    const char *why = k->unsupported(s, &o);
+    const bench_direction dir = set->direction;
+    const bool train = dir != BENCH_FORWARD;
+    const char *why = train ? scan_backward_unsupported(k, s, &o) : k->unsupported(s, &o);
     if (why) {
         result_fail(r, BENCH_SKIPPED, "%s", why);
         return 0;
     }
-    k->cost(s, &o, &r->cost);
-    r->workspace_bytes = k->workspace_bytes(s, &o);
+    if (dir == BENCH_FORWARD) {
+        k->cost(s, &o, &r->cost);
+    } else {
+        scan_cost fc = {0}, bc = {0};
+        if (k->backward_cost) k->backward_cost(s, &o, &bc);
+        else bc = (scan_cost){NAN, NAN, NAN, NAN};
+        if (dir == BENCH_BOTH) k->cost(s, &o, &fc); /* forward_save costs what forward does */
+        r->cost = (scan_cost){fc.flops + bc.flops, fc.exps + bc.exps, fc.bytes + bc.bytes,
+                              (double)k->backward_workspace_bytes(s, &o)};
+    }
+    r->workspace_bytes = train ? k->backward_workspace_bytes(s, &o) : k->workspace_bytes(s, &o);
+    r->saved_bytes = train ? k->saved_bytes(s, &o) : 0;
     int64_t need = bench_point_bytes(k, s, set);
+    r->memory_bytes = need;
     int64_t budget = set->mem_budget;
     if (budget <= 0) {
         int64_t avail = mb_mem_available();
@@ -194,32 +292,52 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     }
 
     // ---- allocate and first-touch (untimed, reported on its own)
+    const bool rss_ok = peak_rss_reset();
     double t0 = bench_now();
     scan_problem p;
+    scan_grad_bufs gb = {0};
+    void *ws = NULL, *saved = NULL;
     scan_fill f = SCAN_FILL_DEFAULT(set->seed);
     if (scan_problem_init(&p, s, &f, err)) return -1;
-    void *ws = NULL;
+    int rc = 0;
+    if (train && scan_grad_bufs_init(&gb, s, set->seed, err)) {
+        rc = -1;
+        goto done;
+    }
     if (r->workspace_bytes) {
         ws = mb_alloc(r->workspace_bytes);
         if (!ws) {
-            scan_problem_free(&p);
-            return mb_fail(err, "out of memory: workspace of %zu bytes", r->workspace_bytes);
+            rc = mb_fail(err, "out of memory: workspace of %zu bytes", r->workspace_bytes);
+            goto done;
         }
         first_touch(ws, r->workspace_bytes, set->threads);
+    }
+    if (r->saved_bytes) {
+        saved = mb_alloc(r->saved_bytes);
+        if (!saved) {
+            rc = mb_fail(err, "out of memory: saved buffer of %zu bytes", r->saved_bytes);
+            goto done;
+        }
+        first_touch(saved, r->saved_bytes, set->threads);
     }
     r->first_touch_s = bench_now() - t0;
 
     // ---- warm-up, then timed repetitions
-    int rc = 0;
     volatile float sink = 0; /* the result is read, so no call can be removed */
     const int64_t ny = s->batch * s->seqlen * s->channels;
+    /* what each call writes last: y (forward) or du (backward) */
+    const float *out = train ? gb.g.du : p.t.y;
     mb_err kerr;
+    if (dir == BENCH_BACKWARD && k->forward_save(s, &p.t, &o, saved, ws, &kerr)) {
+        result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
+        goto done;
+    }
     for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
-        if (k->forward(s, &p.t, &o, ws, &kerr)) {
+        if (run_once(k, s, &p.t, &gb.g, &o, dir, saved, ws, &kerr)) {
             result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
             goto done;
         }
-        sink += p.t.y[ny - 1];
+        sink += out[ny - 1];
     }
     int cap = 64, max_reps = set->max_reps > 0 ? set->max_reps : 100000;
     r->samples = malloc((size_t)cap * sizeof(double));
@@ -238,22 +356,23 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
             r->samples = n;
         }
         double a = bench_now();
-        int frc = k->forward(s, &p.t, &o, ws, &kerr);
+        int frc = run_once(k, s, &p.t, &gb.g, &o, dir, saved, ws, &kerr);
         double b = bench_now();
         if (frc) {
             result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
             goto done;
         }
-        sink += p.t.y[(r->reps * 7919) % ny];
+        sink += out[(r->reps * 7919) % ny];
         r->samples[r->reps++] = b - a;
         total += b - a;
     }
     (void)sink;
+    if (rss_ok) r->peak_rss_bytes = peak_rss();
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
 
     // ---- counted calls, separate from the timed ones (counting never distorts a time)
     if (set->counters) {
-        bench_call c = {.k = k, .s = s, .t = &p.t, .o = &o, .ws = ws};
+        bench_call c = {.k = k, .s = s, .t = &p.t, .o = &o, .ws = ws, .g = &gb.g, .saved = saved, .dir = dir};
         int reps = set->counter_reps > 0 ? set->counter_reps : 3;
         if (cnt_measure(set->counters, set->threads, reps, bench_call_once, &c, &r->counters, &kerr)) {
             result_fail(r, BENCH_FAILED, "kernel error while counting: %s", kerr.msg);
@@ -270,6 +389,8 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     derive(r, cal);
 done:
     mb_free(ws);
+    mb_free(saved);
+    scan_grad_bufs_free(&gb);
     scan_problem_free(&p);
     return rc;
 }

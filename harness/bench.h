@@ -13,6 +13,12 @@
 #include "harness/stats.h"
 #include "kernels/scan.h"
 
+/* What a point times: the forward, the backward (after one untimed forward_save), or a
+ * training step (forward_save + backward). */
+typedef enum { BENCH_FORWARD = 0, BENCH_BACKWARD = 1, BENCH_BOTH = 2 } bench_direction;
+const char *bench_direction_name(bench_direction d);
+int bench_direction_parse(const char *s, bench_direction *d); /* 0 or -1 */
+
 typedef struct {
     int threads;
     pin_mode bind;
@@ -26,6 +32,8 @@ typedef struct {
     int64_t mem_budget; /* refuse points needing more bytes (0: MemAvailable * 0.8) */
     const cnt_set *counters; /* events to count (NULL: none), in calls separate from the timed ones */
     int counter_reps;        /* counted calls (0: 3) */
+    bench_direction direction; /* forward (default), backward or both */
+    int checkpoint;   /* kernel option: steps between saved state checkpoints (fused) */
 } bench_settings;
 
 typedef enum { BENCH_OK = 0, BENCH_SKIPPED = 1, BENCH_FAILED = 2 } bench_status;
@@ -54,6 +62,15 @@ typedef struct {
     char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
     bool timer_warning;   /* shortest sample < 10x the timer resolution */
     cnt_values counters;  /* per call, from the counted calls (counters.set NULL if none asked) */
+    /* training (direction backward or both) */
+    size_t saved_bytes;   /* what forward_save keeps for the backward */
+    int64_t memory_bytes; /* bytes the timed direction needs: tensors + workspace (+ saved
+                             + dy and gradients when training) */
+    int64_t peak_rss_bytes; /* measured: the process's peak resident set while the point
+                               ran (VmHWM after a reset), -1 where it cannot be read */
+    bool grad_checked;
+    scan_errors grad_err[SCAN_NGRADS]; /* per gradient vs the oracle's backward */
+    double grad_max_rel_err;           /* the worst of them */
 } bench_result;
 
 void bench_settings_default(bench_settings *s);
@@ -65,7 +82,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
                 const calib *cal, pin_topo *topo, bench_result *r, mb_err *err);
 void bench_result_free(bench_result *r);
 
-/* Bytes a point needs: tensors + workspace. */
+/* Bytes a point needs: tensors + workspace (+ saved + dy and gradients when training). */
 int64_t bench_point_bytes(const scan_kernel *k, const scan_shape *s, const bench_settings *set);
 
 const char *bench_status_name(bench_status s);

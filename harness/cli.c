@@ -189,7 +189,11 @@ const char cli_run_help[] =
     "  --min-time S       and at least S seconds of them (0.5)\n"
     "  --warmup W         untimed calls first (2)\n"
     "  --chunk Q          chunk length of chunked kernels (kernel default)\n"
-    "  --check            compare with the fp64 oracle before timing\n"
+    "  --check            compare with the fp64 oracle before timing (and, training,\n"
+    "                     every gradient with the oracle's backward)\n"
+    "  --direction forward|backward|both   time the forward, the backward (after one\n"
+    "                     untimed forward_save), or a training step (both) (forward)\n"
+    "  --checkpoint K     steps between state checkpoints of recomputing backwards (64)\n"
     "  --counters LIST    count events in calls separate from the timed ones: PAPI presets\n"
     "                     (PAPI_TOT_CYC, PAPI_L3_TCM, ...), PAPI native names (perf::...),\n"
     "                     perf software events (task-clock, page-faults, context-switches,\n"
@@ -257,6 +261,17 @@ int cli_run_flag(cli_iter *it, cli_run *r, mb_err *err)
     if (!strcmp(f, "--counter-reps")) {
         if (cli_value(it, err) || cli_parse_i64(f, it->value, 1, 100000, &v, err)) return -1;
         r->set.counter_reps = (int)v;
+        return 1;
+    }
+    if (!strcmp(f, "--direction")) {
+        if (cli_value(it, err)) return -1;
+        if (bench_direction_parse(it->value, &r->set.direction))
+            return mb_fail(err, "--direction: expected forward, backward or both, got \"%s\"", it->value);
+        return 1;
+    }
+    if (!strcmp(f, "--checkpoint")) {
+        if (cli_value(it, err) || cli_parse_i64(f, it->value, 1, 1 << 20, &v, err)) return -1;
+        r->set.checkpoint = (int)v;
         return 1;
     }
     if (!strcmp(f, "--check")) {

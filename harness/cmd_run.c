@@ -69,10 +69,12 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
     int64_t need_max = 0;
     for (int i = 0; i < cr.nthreads; i++) {
         cr.set.threads = (int)cr.threads[i];
-        scan_opts o = {.threads = cr.set.threads, .chunk = cr.set.chunk};
-        const char *why = k->unsupported(&cs.shape, &o);
+        scan_opts o = {.threads = cr.set.threads, .chunk = cr.set.chunk, .checkpoint = cr.set.checkpoint};
+        const bool train = cr.set.direction != BENCH_FORWARD;
+        const char *why = train ? scan_backward_unsupported(k, &cs.shape, &o) : k->unsupported(&cs.shape, &o);
         if (why) {
-            fprintf(stderr, "mbench: run: %s cannot run this problem: %s\n", k->name, why);
+            fprintf(stderr, "mbench: run: %s cannot run this problem%s: %s\n", k->name,
+                    train ? "'s backward" : "", why);
             return 2;
         }
         int64_t need = bench_point_bytes(k, &cs.shape, &cr.set);

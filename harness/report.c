@@ -26,6 +26,7 @@ json_t *report_json(const bench_result *r)
     json_object_set_new(o, "z", json_boolean(s->has_z));
     json_object_set_new(o, "h0", json_boolean(s->has_h0));
     json_object_set_new(o, "h_last", json_boolean(s->want_h_last));
+    json_object_set_new(o, "direction", json_string(bench_direction_name(r->set.direction)));
     json_object_set_new(o, "threads", json_integer(r->set.threads));
     json_object_set_new(o, "bind", json_string(pin_mode_name(r->set.bind)));
     json_object_set_new(o, "binding", json_string(r->binding));
@@ -52,6 +53,13 @@ json_t *report_json(const bench_result *r)
     json_object_set_new(o, "ceiling_fraction", num(r->ceiling_fraction));
     json_object_set_new(o, "workspace_bytes", json_integer((json_int_t)r->workspace_bytes));
     json_object_set_new(o, "first_touch_s", num(r->first_touch_s));
+    json_object_set_new(o, "memory_bytes", json_integer((json_int_t)r->memory_bytes));
+    json_object_set_new(o, "peak_rss_bytes",
+                        r->peak_rss_bytes >= 0 ? json_integer((json_int_t)r->peak_rss_bytes) : json_null());
+    if (r->set.direction != BENCH_FORWARD) {
+        json_object_set_new(o, "saved_bytes", json_integer((json_int_t)r->saved_bytes));
+        json_object_set_new(o, "checkpoint", json_integer(r->set.checkpoint > 0 ? r->set.checkpoint : 64));
+    }
     if (r->checked) {
         json_object_set_new(o, "max_abs_err", num(r->max_abs_err));
         json_object_set_new(o, "max_rel_err", num(r->max_rel_err));
@@ -61,6 +69,20 @@ json_t *report_json(const bench_result *r)
     }
     if (r->counters.set && r->status == BENCH_OK)
         json_object_set_new(o, "counters", cnt_values_json(&r->counters, r->updates));
+    if (r->grad_checked) {
+        /* per gradient: <name>_max_abs_err, <name>_max_rel_err (null where the input is absent) */
+        int64_t n[SCAN_NGRADS];
+        scan_grad_sizes(&r->shape, n); /* sizes of the point's shape: absent stays absent */
+        for (int i = 0; i < SCAN_NGRADS; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s_max_abs_err", scan_grad_names[i]);
+            json_object_set_new(o, key, n[i] ? num(r->grad_err[i].max_abs_err) : json_null());
+            snprintf(key, sizeof key, "%s_max_rel_err", scan_grad_names[i]);
+            json_object_set_new(o, key, n[i] ? num(r->grad_err[i].max_rel_err) : json_null());
+        }
+        json_object_set_new(o, "grad_max_rel_err", num(r->grad_max_rel_err));
+        json_object_set_new(o, "grad_tolerance", json_real(SCAN_GRAD_TOLERANCE));
+    }
     return o;
 }
 
@@ -78,10 +100,20 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
 {
     char desc[160], a[32], b[32], c[32];
     scan_shape_describe(&r->shape, desc, sizeof desc);
-    fprintf(f, "%s  %s  threads=%d bind=%s\n", r->kernel->name, desc, r->set.threads, pin_mode_name(r->set.bind));
+    fprintf(f, "%s  %s  threads=%d bind=%s%s%s\n", r->kernel->name, desc, r->set.threads,
+            pin_mode_name(r->set.bind), r->set.direction != BENCH_FORWARD ? "  direction=" : "",
+            r->set.direction != BENCH_FORWARD ? bench_direction_name(r->set.direction) : "");
     if (r->checked)
         fprintf(f, "  check       %s: max_abs_err %.3g, max_rel_err %.3g (tolerance %.0e) on %s\n",
                 r->check_ok ? "ok" : "FAIL", r->max_abs_err, r->max_rel_err, SCAN_TOLERANCE, r->check_shape);
+    if (r->grad_checked) {
+        int64_t n[SCAN_NGRADS];
+        scan_grad_sizes(&r->shape, n);
+        fprintf(f, "  gradients   max_rel_err (tolerance %.0e):", SCAN_GRAD_TOLERANCE);
+        for (int i = 0; i < SCAN_NGRADS; i++)
+            if (n[i]) fprintf(f, " %s %.2g", scan_grad_names[i], r->grad_err[i].max_rel_err);
+        fprintf(f, "\n");
+    }
     if (r->status != BENCH_OK) {
         fprintf(f, "  %s: %s\n", bench_status_name(r->status), r->reason);
         return;
@@ -103,6 +135,12 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
         fprintf(f, "  ceiling     not reported (no calibration)\n");
     fprintf(f, "  memory      workspace %.1f MiB; allocation + first touch %s (untimed)\n",
             r->workspace_bytes / 1048576.0, fmt_time(r->first_touch_s, a, sizeof a));
+    if (r->set.direction != BENCH_FORWARD)
+        fprintf(f, "  training    saved for the backward %.1f MiB; tensors + dy + gradients + saved + workspace %.1f MiB\n",
+                r->saved_bytes / 1048576.0, r->memory_bytes / 1048576.0);
+    if (r->peak_rss_bytes >= 0)
+        fprintf(f, "  peak RSS    %.1f MiB while the point ran (process-wide; needs %.1f MiB by count)\n",
+                r->peak_rss_bytes / 1048576.0, r->memory_bytes / 1048576.0);
     if (r->timer_warning) fprintf(f, "  warning     shortest sample is under 10x the timer resolution\n");
     if (r->counters.set) cnt_values_text(f, &r->counters, r->updates);
 }

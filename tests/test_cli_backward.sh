@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# tests/test_cli_backward.sh MBENCH SRC: `mbench run --direction` and the gradient check:
+# bad values exit 2 with a message naming the flag; a backward/both run with --check
+# reports every gradient's error in the JSON, the saved bytes and the memory of the point.
+set -u
+mb=$1
+fails=0; n=0
+export MBENCH_RESULTS=$(mktemp -d)
+trap 'rm -rf "$MBENCH_RESULTS"' EXIT
+
+expect() { # expect STATUS PATTERN ARGS...
+  local want=$1 pat=$2; shift 2
+  n=$((n+1))
+  out=$("$mb" "$@" 2>&1); st=$?
+  if [ "$st" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$out"; then
+    echo "FAIL: mbench $* -> status $st (want $want), output:"; echo "$out" | head -5
+    fails=$((fails+1))
+  fi
+}
+
+small=(--seqlen 16 --channels 8 --d-state 4 --min-reps 3 --min-time 0 --no-calibrate)
+expect 2 '--direction: expected forward, backward or both' run sequential --direction sideways
+expect 2 '--checkpoint.*out of range' run sequential --checkpoint 0
+expect 2 '--direction: needs a value' run sequential --direction
+expect 0 'direction=backward' run sequential "${small[@]}" --direction backward --check
+expect 0 'gradients .*dA' run sequential "${small[@]}" --direction both --check --h0 --h-last
+expect 0 'training .*saved' run reference "${small[@]}" --direction both
+
+for dir in forward backward both; do
+  json=$("$mb" run sequential "${small[@]}" --json --check --h0 --h-last --direction $dir 2>/dev/null)
+  n=$((n+1))
+  if ! python3 - "$json" "$dir" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1]); d = sys.argv[2]
+assert o["direction"] == d and o["check"] == "ok", o.get("reason")
+assert o["memory_bytes"] > 0 and o["workspace_bytes"] >= 0
+grads = "du ddelta ddelta_bias dA dBm dCm dDskip dz dh0".split()
+if d == "forward":
+    assert "du_max_rel_err" not in o and "saved_bytes" not in o
+else:
+    for g in grads:
+        assert o[g + "_max_rel_err"] is not None and o[g + "_max_rel_err"] < o["grad_tolerance"], g
+    # sequential keeps deltaA and the states: 2 x B*L*D*N floats
+    assert o["saved_bytes"] == 2 * 16 * 8 * 4 * 4, o["saved_bytes"]
+    assert o["memory_bytes"] > o["saved_bytes"]
+PY
+  then echo "FAIL: --json --direction $dir"; fails=$((fails+1)); fi
+done
+
+echo "$((n-fails)) passed, $fails failed"
+[ "$fails" -eq 0 ]
