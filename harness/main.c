@@ -11,6 +11,7 @@ const cmd_verb cmd_verbs[] = {
     {"info", "the machine as mbench sees it: topology, caches, CPU, compiler, BLAS, PAPI", cmd_info},
     {"calibrate", "measure this machine's ceilings: stream bandwidth, FMA rate, exp rates", cmd_calibrate},
     {"run", "time one kernel on one shape; statistics on stdout", cmd_run},
+    {"counters", "cache-miss analysis: PAPI/perf counters, or valgrind's cache simulation (--sim)", cmd_counters},
 };
 const int cmd_verb_count = (int)(sizeof cmd_verbs / sizeof cmd_verbs[0]);
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tests/test_counters_cli.sh MBENCH SRC: `mbench counters` and `run --counters`: bad input
+# exits 2 with the flag named; a machine without a PMU says which PAPI component is disabled
+# and why, and still counts software events; the valgrind cache simulation matches counts
+# worked out from the shape (a streaming call misses once per line it moves).
+set -u
+mb=$1
+fails=0; n=0
+export MBENCH_RESULTS=$(mktemp -d)
+trap 'rm -rf "$MBENCH_RESULTS"' EXIT
+
+expect() { # expect STATUS PATTERN ARGS...
+  local want=$1 pat=$2; shift 2
+  n=$((n+1))
+  out=$("$mb" "$@" 2>&1); st=$?
+  if [ "$st" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$out"; then
+    echo "FAIL: mbench $* -> status $st (want $want), output:"; echo "$out" | head -8
+    fails=$((fails+1))
+  fi
+}
+check_py() { # check_py WHAT JSON PYTHON: runs PYTHON with o = the parsed JSON
+  n=$((n+1))
+  if ! python3 -c "import json,sys; o=json.loads(sys.argv[1]); $3" "$2"; then
+    echo "FAIL: $1"; fails=$((fails+1))
+  fi
+}
+
+small=(--seqlen 64 --channels 16 --d-state 4 --min-reps 3 --min-time 0 --no-calibrate)
+expect 2 'unknown event "PAPI_NOPE"' run sequential "${small[@]}" --counters PAPI_NOPE
+expect 2 '--counters: needs a value' run sequential --counters
+expect 2 '--counter-reps.*out of range' run sequential --counter-reps 0
+expect 2 'unknown flag "--bogus"' counters sequential --bogus
+expect 2 'which kernel' counters
+expect 2 'unknown kernel "nope"' counters nope
+expect 2 '--cold and --ll apply to --sim only' counters sequential --cold
+expect 2 '--ll: expected' counters sequential --sim --ll 12
+expect 2 'power-of-two number of sets' counters sequential --sim --ll 100000,8,64
+expect 2 'one --threads value' counters sequential --sim --threads 1,2
+expect 0 'usage: mbench counters' counters --help
+expect 0 'counters that work here' info
+expect 0 'task-clock' counters sequential --seqlen 64 --channels 16 --d-state 4
+
+# the unavailable path: which component and PAPI's own reason, and the run goes on
+info=$("$mb" info --json 2>/dev/null)
+if python3 -c "import json,sys; sys.exit(0 if json.loads(sys.argv[1])['counters']['papi']['available'] else 1)" "$info"; then
+  expect 0 'PAPI_TOT_CYC' run sequential "${small[@]}" --counters PAPI_TOT_CYC,task-clock
+else
+  expect 0 'PAPI_TOT_CYC unavailable: PAPI component [a-z_]+ is disabled: .+' run sequential "${small[@]}" --counters PAPI_TOT_CYC,task-clock
+fi
+json=$("$mb" run sequential "${small[@]}" --counters default --json 2>/dev/null)
+check_py "run --counters --json: stable keys, software events counted" "$json" '
+c = o["counters"]
+assert c["reps"] >= 1 and c["threads"] == 1
+ev = {e["name"]: e for e in c["events"]}
+assert set(ev) >= {"PAPI_TOT_CYC", "PAPI_L3_TCM", "task-clock", "page-faults"}, ev.keys()
+for e in ev.values():
+    assert set(e) >= {"name", "source", "available", "total", "per_update", "unit"}, e
+    if not e["available"]: assert e["reason"] and e["total"] is None
+tc = ev["task-clock"]
+if tc["available"]:
+    assert 0 < tc["total"] < 100 * o["max_s"] * 1e9, tc
+    assert abs(tc["per_update"] - tc["total"] / o["updates"]) < 1e-9 * tc["total"]
+if not c["papi"]["available"]: assert "disabled" in c["papi"]["reason"] or c["papi"]["reason"]
+assert set(c["derived"]) >= {"ipc", "llc_misses_per_update", "bytes_per_update"}
+'
+
+# ---- the cache simulation against counts worked out from the shape
+if ! command -v valgrind >/dev/null; then
+  echo "valgrind not installed: the simulation checks cannot run"; fails=$((fails+1))
+else
+  # B=1 L=256 D=64 N=16, diag, bias, dskip, z: tensors u, delta, z, y [L][D]; bias, Dskip [D];
+  # A [D][N]; Bm, Cm [L][N]; the sequential kernel's workspace is 2 x [L][D][N] floats.
+  shape=(--seqlen 256 --channels 64 --d-state 16)
+  L=256; D=64; N=16
+  tensors=$(( (4*L*D + 2*D + D*N + 2*L*N) * 4 ))
+  ws=$(( 2*L*D*N*4 ))
+  # cold: the simulated caches start empty and the hwloc LL holds everything: every line the
+  # call touches misses once in LL (the inputs, the workspace, the output)
+  cold=$("$mb" counters sequential "${shape[@]}" --sim --cold --json 2>/dev/null)
+  check_py "cold call: LL misses = distinct lines touched (+-10%)" "$cold" "
+s = o['sim']; want = ($tensors + $ws) / s['geometry']['LL']['line']
+got = s['ll_read_misses']['total'] + s['ll_write_misses']['total']
+print('cold: LL data misses %d, lines touched %d (%.1f%%)' % (got, want, 100 * (got / want - 1)))
+assert abs(got / want - 1) < 0.10
+assert s['serialised'] and s['threads'] == 1 and s['instructions']['total'] > 0
+assert abs(s['instructions']['per_update'] * s['updates'] - s['instructions']['total']) < 1
+"
+  # warm, with a 256 KiB LL that the 2.4 MiB footprint overflows: the call streams its inputs
+  # once, writes the workspace once and reads it back once, and every line of that misses
+  warm=$("$mb" counters sequential "${shape[@]}" --sim --ll 256K,8,64 --threads 2 --json 2>/dev/null)
+  check_py "streaming call: LL misses = bytes moved / line (+-10%)" "$warm" "
+s = o['sim']; want = ($tensors + 2 * $ws) / 64
+got = s['ll_read_misses']['total'] + s['ll_write_misses']['total']
+print('warm: LL data misses %d, lines streamed %d (%.1f%%)' % (got, want, 100 * (got / want - 1)))
+assert abs(got / want - 1) < 0.10
+assert s['threads'] == 2 and s['geometry']['LL']['bytes'] == 262144
+# the workspace written back once: write-backs ~ workspace lines
+wb = s['ll_writebacks']['total']; assert abs(wb / ($ws / 64) - 1) < 0.15, wb
+"
+  expect 0 'valgrind runs the threads one at a time|run one at a time' counters sequential --seqlen 16 --channels 8 --d-state 4 --sim --threads 2
+  expect 0 'LL \(hwloc L[234]\)' counters sequential --seqlen 16 --channels 8 --d-state 4 --sim
+fi
+
+echo "$((n-fails)) passed, $fails failed"
+[ "$fails" -eq 0 ]
