@@ -104,7 +104,7 @@ static void first_touch(void *p, size_t bytes, int threads)
 
 /* The correctness gate: the kernel's output against the oracle's on the point's shape
  * (or a reduced one). Returns 0 (check done, result in r) or -1 (harness error). */
-static int check_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
+int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
                        bench_result *r, mb_err *err)
 {
     scan_shape cs = *s;
@@ -287,7 +287,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     if (pin_threads(topo, set->threads, set->bind, NULL, 0, err)) return -1;
 
     if (set->check) {
-        if (check_point(k, s, set, r, err)) return -1;
+        if (bench_check(k, s, set, r, err)) return -1;
         if (r->status != BENCH_OK) return 0;
     }
 

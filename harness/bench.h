@@ -11,6 +11,7 @@
 #include "harness/counters.h"
 #include "harness/pin.h"
 #include "harness/stats.h"
+#include "block/block.h"
 #include "kernels/scan.h"
 
 /* What a point times: the forward, the backward (after one untimed forward_save), or a
@@ -33,6 +34,8 @@ typedef struct {
     const cnt_set *counters; /* events to count (NULL: none), in calls separate from the timed ones */
     int counter_reps;        /* counted calls (0: 3) */
     bench_direction direction; /* forward (default), backward or both */
+    bool block_level; /* time a whole Mamba block (harness/bench_block.c), not the scan alone */
+    int64_t d_model;  /* block level: d_model (0: channels / 2) */
     int checkpoint;   /* kernel option: steps between saved state checkpoints (fused) */
 } bench_settings;
 
@@ -71,6 +74,9 @@ typedef struct {
     bool grad_checked;
     scan_errors grad_err[SCAN_NGRADS]; /* per gradient vs the oracle's backward */
     double grad_max_rel_err;           /* the worst of them */
+    /* block level: the block timed (the scan shape above is the one inside it) */
+    bool block_level;
+    block_shape block;
 } bench_result;
 
 void bench_settings_default(bench_settings *s);
@@ -81,6 +87,22 @@ void bench_settings_default(bench_settings *s);
 int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
                 const calib *cal, pin_topo *topo, bench_result *r, mb_err *err);
 void bench_result_free(bench_result *r);
+
+/* The correctness gate of bench_point (the kernel against the oracle, forward and, for
+ * backward or both, every gradient; on a reduced shape if s is big). 0 with the outcome
+ * in r (status FAILED if the check failed), -1 on a harness error. */
+int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings *set, bench_result *r,
+                mb_err *err);
+
+/* One block-level point (harness/bench_block.c): the Mamba block around the scan shape s
+ * (Mamba-1 for diag problems, Mamba-2 for head problems; d_inner = channels, d_model =
+ * set->d_model or channels / 2) timed forward, backward or both, the scan through k.
+ * OpenBLAS gets set->threads threads for the projections during the point. Same
+ * statuses as bench_point. */
+int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set, const calib *cal,
+                      pin_topo *topo, bench_result *r, mb_err *err);
+/* The block a block-level point times. */
+int bench_block_shape(const scan_shape *s, const bench_settings *set, block_shape *bs, mb_err *err);
 
 /* Bytes a point needs: tensors + workspace (+ saved + dy and gradients when training). */
 int64_t bench_point_bytes(const scan_kernel *k, const scan_shape *s, const bench_settings *set);

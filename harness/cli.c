@@ -194,6 +194,9 @@ const char cli_run_help[] =
     "  --direction forward|backward|both   time the forward, the backward (after one\n"
     "                     untimed forward_save), or a training step (both) (forward)\n"
     "  --checkpoint K     steps between state checkpoints of recomputing backwards (64)\n"
+    "  --level scan|block time the scan alone, or a whole Mamba block around it (Mamba-1\n"
+    "                     for --a diag, Mamba-2 for --a head; d_inner = channels, d_model\n"
+    "                     from --d-model or channels / 2; the block sets the scan options)\n"
     "  --counters LIST    count events in calls separate from the timed ones: PAPI presets\n"
     "                     (PAPI_TOT_CYC, PAPI_L3_TCM, ...), PAPI native names (perf::...),\n"
     "                     perf software events (task-clock, page-faults, context-switches,\n"
@@ -267,6 +270,13 @@ int cli_run_flag(cli_iter *it, cli_run *r, mb_err *err)
         if (cli_value(it, err)) return -1;
         if (bench_direction_parse(it->value, &r->set.direction))
             return mb_fail(err, "--direction: expected forward, backward or both, got \"%s\"", it->value);
+        return 1;
+    }
+    if (!strcmp(f, "--level")) {
+        if (cli_value(it, err)) return -1;
+        if (!strcmp(it->value, "scan")) r->set.block_level = false;
+        else if (!strcmp(it->value, "block")) r->set.block_level = true;
+        else return mb_fail(err, "--level: expected scan or block, got \"%s\"", it->value);
         return 1;
     }
     if (!strcmp(f, "--checkpoint")) {

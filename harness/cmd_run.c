@@ -64,6 +64,13 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         return cmd_usage_error(msg);
     }
     if (cli_shape_finish(&cs, &err)) return cmd_usage_error(err.msg);
+    if (cr.set.block_level) {
+        /* the block around the scan: d_model as given, or channels / expand */
+        cr.set.d_model = cs.d_model ? cs.d_model : cs.shape.channels / (cs.expand ? cs.expand : 2);
+        block_shape bs;
+        if (bench_block_shape(&cs.shape, &cr.set, &bs, &err)) return cmd_usage_error(err.msg);
+        block_scan_shape(&bs, &cs.shape);
+    }
 
     /* refuse before allocating anything: unsupported problems, too much memory */
     int64_t need_max = 0;
@@ -100,7 +107,9 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
     int n = 0, rc = 0;
     for (int i = 0; i < cr.nthreads; i++, n++) {
         cr.set.threads = (int)cr.threads[i];
-        if (bench_point(k, &cs.shape, &cr.set, &cal, &ctx->topo, &res[i], &err)) {
+        int prc = cr.set.block_level ? bench_block_point(k, &cs.shape, &cr.set, &cal, &ctx->topo, &res[i], &err)
+                                     : bench_point(k, &cs.shape, &cr.set, &cal, &ctx->topo, &res[i], &err);
+        if (prc) {
             fprintf(stderr, "mbench: run: %s\n", err.msg);
             for (int j = 0; j < i; j++) bench_result_free(&res[j]);
             free(cnt);

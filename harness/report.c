@@ -27,6 +27,16 @@ json_t *report_json(const bench_result *r)
     json_object_set_new(o, "h0", json_boolean(s->has_h0));
     json_object_set_new(o, "h_last", json_boolean(s->want_h_last));
     json_object_set_new(o, "direction", json_string(bench_direction_name(r->set.direction)));
+    json_object_set_new(o, "level", json_string(r->block_level ? "block" : "scan"));
+    if (r->block_level) {
+        const block_shape *bs = &r->block;
+        json_object_set_new(o, "block", json_string(bs->kind == BLOCK_MAMBA1 ? "mamba1" : "mamba2"));
+        json_object_set_new(o, "d_model", json_integer(bs->d_model));
+        json_object_set_new(o, "d_inner", json_integer(bs->d_inner));
+        json_object_set_new(o, "d_conv", json_integer(bs->d_conv));
+        if (bs->kind == BLOCK_MAMBA1) json_object_set_new(o, "dt_rank", json_integer(bs->dt_rank));
+        else json_object_set_new(o, "headdim", json_integer(bs->headdim));
+    }
     json_object_set_new(o, "threads", json_integer(r->set.threads));
     json_object_set_new(o, "bind", json_string(pin_mode_name(r->set.bind)));
     json_object_set_new(o, "binding", json_string(r->binding));
@@ -100,6 +110,7 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
 {
     char desc[160], a[32], b[32], c[32];
     scan_shape_describe(&r->shape, desc, sizeof desc);
+    if (r->block_level) block_shape_describe(&r->block, desc, sizeof desc);
     fprintf(f, "%s  %s  threads=%d bind=%s%s%s\n", r->kernel->name, desc, r->set.threads,
             pin_mode_name(r->set.bind), r->set.direction != BENCH_FORWARD ? "  direction=" : "",
             r->set.direction != BENCH_FORWARD ? bench_direction_name(r->set.direction) : "");
@@ -125,8 +136,12 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
     fprintf(f, "  min/mean    %s / %s   sd %s   CV %.1f%%%s\n", fmt_time(r->st.min, a, sizeof a),
             fmt_time(r->st.mean, b, sizeof b), fmt_time(r->st.sd, c, sizeof c), 100 * r->st.cv,
             r->st.cv > 0.05 ? "  (noisy)" : "");
-    fprintf(f, "  rate        %.3f G updates/s   %.2f GFLOP/s   %.2f GB/s   %.3f G exps/s\n",
-            r->updates_per_s * 1e-9, r->gflops, r->gbps, r->exps_per_s * 1e-9);
+    if (r->block_level)
+        fprintf(f, "  rate        %.2f GFLOP/s (the block's counted FLOPs: projections, conv, pointwise, scan)\n",
+                r->gflops);
+    else
+        fprintf(f, "  rate        %.3f G updates/s   %.2f GFLOP/s   %.2f GB/s   %.3f G exps/s\n",
+                r->updates_per_s * 1e-9, r->gflops, r->gbps, r->exps_per_s * 1e-9);
     if (r->bound)
         fprintf(f, "  ceiling     %s-bound: %.1f%% of this machine's %s ceiling (%s at the ceiling; %s)\n",
                 r->bound, 100 * r->ceiling_fraction, r->bound, fmt_time(r->bound_s, a, sizeof a),

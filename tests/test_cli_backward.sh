@@ -25,6 +25,20 @@ expect 2 '--direction: needs a value' run sequential --direction
 expect 0 'direction=backward' run sequential "${small[@]}" --direction backward --check
 expect 0 'gradients .*dA' run sequential "${small[@]}" --direction both --check --h0 --h-last
 expect 0 'training .*saved' run reference "${small[@]}" --direction both
+expect 2 '--level: expected scan or block' run sequential --level layer
+expect 2 'one B/C group' run sequential --level block --groups 2 --channels 16
+expect 0 'mamba1 block .*dm=4 di=8' run sequential "${small[@]}" --level block --direction both --check
+expect 0 'mamba2 block .*P=4' run sequential "${small[@]}" --level block --a head --headdim 4 --direction backward
+blk=$("$mb" run sequential "${small[@]}" --level block --a head --headdim 4 --groups 2 --direction both --json 2>/dev/null)
+n=$((n+1))
+if ! python3 - "$blk" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["level"] == "block" and o["block"] == "mamba2" and o["d_model"] == 4 and o["d_inner"] == 8
+assert o["headdim"] == 4 and o["groups"] == 2 and o["direction"] == "both" and o["status"] == "ok"
+assert o["median_s"] > 0 and o["gflops"] > 0 and o["memory_bytes"] > 0
+PY
+then echo "FAIL: --level block --json"; fails=$((fails+1)); fi
 
 for dir in forward backward both; do
   json=$("$mb" run sequential "${small[@]}" --json --check --h0 --h-last --direction $dir 2>/dev/null)
