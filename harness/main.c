@@ -12,6 +12,8 @@ const cmd_verb cmd_verbs[] = {
     {"calibrate", "measure this machine's ceilings: stream bandwidth, FMA rate, exp rates", cmd_calibrate},
     {"run", "time one kernel on one shape; statistics on stdout", cmd_run},
     {"counters", "cache-miss analysis: PAPI/perf counters, or valgrind's cache simulation (--sim)", cmd_counters},
+    {"sweep", "every point x kernel of a scenario: CSVs, fits, plots (resumable)", cmd_sweep},
+    {"plot", "redraw the plots and fits of a sweep from its CSVs", cmd_plot},
 };
 const int cmd_verb_count = (int)(sizeof cmd_verbs / sizeof cmd_verbs[0]);
 

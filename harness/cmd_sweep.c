@@ -1,0 +1,404 @@
+/* harness/cmd_sweep.c: `mbench sweep SCENARIO`: every point x kernel of a scenario in a
+ * seeded random order (kernels interleaved, so drift of the machine does not masquerade
+ * as a trend), each checked against the oracle before it is timed (bench_point), the
+ * results rewritten atomically after every point, then fits and plots (plot.c).
+ * SIGINT/SIGTERM finish the point in flight and stop; --resume DIR runs what is missing. */
+#include <errno.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/bench.h"
+#include "harness/cli.h"
+#include "harness/cmd.h"
+#include "harness/machine.h"
+#include "harness/plot.h"
+#include "harness/results.h"
+#include "harness/scenario.h"
+
+/* The one piece of state a signal handler can share: set by SIGINT/SIGTERM, read
+ * between points. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig) { stop_signal = sig; }
+
+static void help(void)
+{
+    printf("usage: mbench sweep NAME|PATH [--set key=value ...] [--kernels a,b] [--quick]\n"
+           "                    [--out DIR] [--no-plot] [--no-calibrate]\n"
+           "       mbench sweep --resume DIR\n\n"
+           "Runs every point x kernel of a scenario (NAME is scenarios/NAME.ini; see\n"
+           "scenarios/README.md for the format and `mbench list` for the names) in a seeded\n"
+           "random order, each kernel checked against the fp64 oracle before it is timed.\n"
+           "Writes DIR = results/<name>-<UTC time>/ (or --out): points.csv, samples.csv,\n"
+           "meta.json, scenario.ini (as run), then fits.csv and plots/ (docs/results.md).\n\n"
+           "  --set key=value    override a scenario key (repeatable), e.g. --set seqlen=256\n"
+           "                     or --set d_state=1,4,16; [section.]key as in the file\n"
+           "  --kernels a,b      only these kernels (default: the scenario's, else all)\n"
+           "  --quick            the scenario's [quick] settings: fewer repetitions, smaller\n"
+           "                     sizes (a sweep in under 30 s)\n"
+           "  --out DIR          results directory (must not hold a sweep already)\n"
+           "  --resume DIR       run only the points missing from DIR, with the scenario\n"
+           "                     stored there (after a kill, Ctrl-C or a crash)\n"
+           "  --no-plot          skip the plots (mbench plot DIR draws them later)\n"
+           "  --no-calibrate     do not measure ceilings if none are stored\n\n"
+           "Ctrl-C (SIGINT) or SIGTERM finishes the point in flight and stops with everything\n"
+           "on disk; exit status 0 when every point is ok or skipped, 1 when a point failed\n"
+           "(or plotting failed; the CSVs are kept), 2 for bad input, 130 when interrupted.\n");
+}
+
+static void hms(double s, char *buf, size_t len)
+{
+    if (!isfinite(s) || s < 0) {
+        snprintf(buf, len, "--:--");
+        return;
+    }
+    long t = lround(s);
+    if (t >= 3600) snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void fmt_time(double s, char *buf, size_t len)
+{
+    if (!isfinite(s)) snprintf(buf, len, "-");
+    else if (s < 1e-3) snprintf(buf, len, "%.3g us", s * 1e6);
+    else if (s < 1) snprintf(buf, len, "%.3g ms", s * 1e3);
+    else snprintf(buf, len, "%.3g s", s);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t k;
+    while (m && (k = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, k, m);
+    fclose(f);
+    if (m) fclose(m);
+    return buf;
+}
+
+static void scenario_text(FILE *f, const void *arg)
+{
+    scenario_write(f, arg, "the scenario as run by mbench sweep (read by --resume)");
+}
+
+/* meta.json of a new sweep: machine, build, calibration, scenario, command line. */
+static json_t *meta_new(mb_ctx *ctx, const scenario *sc, const calib *cal, int argc, char **argv, const char *start)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "mbench", json_string("sweep"));
+    json_t *mach = machine_describe(&ctx->topo);
+    char warn[2048];
+    machine_warnings(mach, warn, sizeof warn);
+    json_object_set_new(m, "machine", mach);
+    json_t *w = json_array();
+    for (char *save = NULL, *l = strtok_r(warn, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        json_array_append_new(w, json_string(l));
+    json_object_set_new(m, "warnings", w);
+    json_t *c = cal->valid ? json_load_file(cal->path, 0, NULL) : NULL;
+    if (c) {
+        json_object_set_new(c, "path", json_string(cal->path));
+        json_object_set_new(m, "calibration", c);
+    } else {
+        json_object_set_new(m, "calibration", json_null());
+    }
+    json_t *s = json_object();
+    json_object_set_new(s, "name", json_string(sc->name));
+    json_object_set_new(s, "description", json_string(sc->description));
+    json_object_set_new(s, "file", json_string(sc->path));
+    json_object_set_new(s, "quick", json_boolean(sc->quick));
+    char *text = read_text(sc->path);
+    json_object_set_new(s, "source_text", text ? json_string(text) : json_null());
+    free(text);
+    char *asrun = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&asrun, &len);
+    if (mf) {
+        scenario_text(mf, sc);
+        fclose(mf);
+    }
+    json_object_set_new(s, "as_run", asrun ? json_string(asrun) : json_null());
+    free(asrun);
+    json_t *axes = json_array();
+    for (int a = 0; a < sc->naxes; a++) json_array_append_new(axes, json_string(scen_int_name(sc->axes[a])));
+    json_object_set_new(s, "axes", axes);
+    json_object_set_new(m, "scenario", s);
+    json_object_set_new(m, "order", json_string("seeded random permutation of point x kernel (GSL mt19937, run.seed)"));
+    json_object_set_new(m, "start_utc", json_string(start));
+    json_object_set_new(m, "end_utc", json_null());
+    json_object_set_new(m, "status", json_string("running"));
+    json_object_set_new(m, "runs", json_array());
+    (void)argc, (void)argv;
+    return m;
+}
+
+static json_t *command_line(int argc, char **argv, const char *argv0)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, json_string(argv0));
+    json_array_append_new(a, json_string("sweep"));
+    for (int i = 0; i < argc; i++) json_array_append_new(a, json_string(argv[i]));
+    return a;
+}
+
+// ---------------------------------------------------------------- the verb
+
+typedef struct {
+    int point, kernel;
+} pair;
+
+int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
+{
+    if (cmd_wants_help(argc, argv)) {
+        help();
+        return 0;
+    }
+    const char *name = NULL, *kernels = NULL, *out = NULL, *resume = NULL;
+    const char *sets[64];
+    int nsets = 0, quick = 0, plot = 1, autocal = 1;
+    mb_err err;
+    cli_iter it;
+    cli_iter_init(&it, argc, argv, 0);
+    while (cli_next(&it)) {
+        const char *f = it.flag;
+        if (!strcmp(f, "--set") || !strcmp(f, "--kernels") || !strcmp(f, "--out") || !strcmp(f, "--resume")) {
+            if (cli_value(&it, &err)) return cmd_usage_error(err.msg);
+            if (!strcmp(f, "--set")) {
+                if (nsets == 64) return cmd_usage_error("--set: at most 64 overrides");
+                sets[nsets++] = it.value;
+            } else if (!strcmp(f, "--kernels")) kernels = it.value;
+            else if (!strcmp(f, "--out")) out = it.value;
+            else resume = it.value;
+        } else if (!strcmp(f, "--quick")) quick = 1;
+        else if (!strcmp(f, "--no-plot")) plot = 0;
+        else if (!strcmp(f, "--no-calibrate")) autocal = 0;
+        else if (f[0] == '-') {
+            fprintf(stderr, "mbench: sweep: unknown flag \"%s\" (see mbench sweep --help)\n", f);
+            return 2;
+        } else if (name) {
+            fprintf(stderr, "mbench: sweep: one scenario at a time (got \"%s\" and \"%s\")\n", name, f);
+            return 2;
+        } else name = f;
+    }
+    if (resume && (name || nsets || kernels || quick || out))
+        return cmd_usage_error("sweep --resume DIR runs the scenario stored in DIR/scenario.ini: "
+                               "it takes no NAME, --set, --kernels, --quick or --out");
+    if (!resume && !name) return cmd_usage_error("sweep: which scenario? (mbench sweep NAME; see mbench list)");
+
+    // ---- the scenario and its points: every error before anything runs
+    scenario *sc = calloc(1, sizeof *sc);
+    scen_point *pts = NULL;
+    pair *order = NULL;
+    json_t *meta = NULL;
+    results_run rr;
+    memset(&rr, 0, sizeof rr);
+    int rc = 0, npts = 0;
+    char path[4200];
+    if (!sc) return cmd_usage_error("out of memory");
+    if (resume) snprintf(path, sizeof path, "%s/scenario.ini", resume);
+    else scenario_resolve(name, path, sizeof path);
+    if (scenario_load(sc, path, quick, sets, nsets, kernels, ctx->topo.pus, &err) ||
+        scenario_points(sc, &pts, &npts, &err)) {
+        rc = cmd_usage_error(err.msg);
+        goto done;
+    }
+    for (int i = 0; i < npts; i++)
+        if (pts[i].threads > ctx->topo.pus) {
+            fprintf(stderr, "mbench: warning: threads=%d is more than the %d PUs here: threads will share PUs\n",
+                    pts[i].threads, ctx->topo.pus);
+            break;
+        }
+
+    // ---- the results directory
+    char start[32], dir[4096];
+    results_utc_now(start, sizeof start, false);
+    if (resume) {
+        snprintf(dir, sizeof dir, "%s", resume);
+        if (results_open(&rr, dir, &err)) {
+            rc = cmd_usage_error(err.msg);
+            goto done;
+        }
+    } else {
+        if (out) snprintf(dir, sizeof dir, "%s", out);
+        else {
+            char stamp[32];
+            const char *base = getenv("MBENCH_RESULTS");
+            results_utc_now(stamp, sizeof stamp, true);
+            snprintf(dir, sizeof dir, "%s/%s-%s", base && *base ? base : MB_SOURCE_DIR "/results", sc->name, stamp);
+        }
+        if (results_create(&rr, dir, &err)) {
+            rc = cmd_usage_error(err.msg);
+            goto done;
+        }
+    }
+
+    // ---- calibration, meta.json, scenario.ini
+    calib cal;
+    cmd_calibration(ctx, &cal, autocal);
+    if (resume) {
+        snprintf(path, sizeof path, "%s/meta.json", dir);
+        meta = json_load_file(path, 0, NULL);
+    }
+    if (!meta) meta = meta_new(ctx, sc, &cal, argc, argv, start);
+    json_t *run = json_object();
+    json_object_set_new(run, "command_line", command_line(argc, argv, ctx->argv0));
+    json_object_set_new(run, "start_utc", json_string(start));
+    json_object_set_new(run, "points_before", json_integer(rr.points.nrows));
+    json_t *runs = json_object_get(meta, "runs");
+    if (!json_is_array(runs)) json_object_set_new(meta, "runs", runs = json_array());
+    json_array_append_new(runs, run);
+    json_object_set_new(meta, "status", json_string("running"));
+    if (!resume) {
+        snprintf(path, sizeof path, "%s/scenario.ini", dir);
+        if (csv_atomic_write(path, scenario_text, sc, &err)) {
+            fprintf(stderr, "mbench: sweep: %s\n", err.msg);
+            rc = 1;
+            goto done;
+        }
+    }
+    if (results_save(&rr, &err) || results_write_json(dir, "meta.json", meta, &err)) {
+        fprintf(stderr, "mbench: sweep: %s\n", err.msg);
+        rc = 1;
+        goto done;
+    }
+    char warn[2048];
+    if (machine_warnings(json_object_get(meta, "machine"), warn, sizeof warn))
+        for (char *save = NULL, *l = strtok_r(warn, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+            fprintf(stderr, "mbench: warning: %s\n", l);
+
+    // ---- the run order: a seeded permutation of point x kernel
+    const int npairs = npts * sc->nkernels;
+    order = malloc((size_t)npairs * sizeof *order);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!order || !rng) {
+        gsl_rng_free(rng);
+        rc = cmd_usage_error("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < npairs; i++) order[i] = (pair){i / sc->nkernels, i % sc->nkernels};
+    gsl_rng_set(rng, (unsigned long)sc->set.seed);
+    gsl_ran_shuffle(rng, order, (size_t)npairs, sizeof *order);
+    gsl_rng_free(rng);
+    int todo = 0;
+    for (int i = 0; i < npairs; i++)
+        if (!results_done(&rr, order[i].point, sc->kernels[order[i].kernel]->name)) todo++;
+    fprintf(stderr, "mbench: sweep %s: %d points x %d kernels = %d runs -> %s\n", sc->name, npts, sc->nkernels,
+            npairs, dir);
+    if (resume) fprintf(stderr, "mbench: resuming: %d of %d runs are done, %d to do\n", npairs - todo, npairs, todo);
+
+    // ---- the points
+    struct sigaction sa = {.sa_handler = on_stop}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    const bool tty = isatty(2);
+    const double t0 = bench_now();
+    int done_now = 0, nok = 0, nskip = 0, nfail = 0;
+    char last[160] = "";
+    for (int i = 0; i < npairs && !stop_signal; i++) {
+        const scen_point *p = &pts[order[i].point];
+        const scan_kernel *k = sc->kernels[order[i].kernel];
+        if (results_done(&rr, p->index, k->name)) continue;
+        char desc[200], el[16], eta[16], started[32];
+        scan_shape_describe(&p->shape, desc, sizeof desc);
+        const double elapsed = bench_now() - t0;
+        hms(elapsed, el, sizeof el);
+        hms(done_now ? elapsed / done_now * (todo - done_now) : NAN, eta, sizeof eta);
+        if (tty)
+            fprintf(stderr, "\r\033[K[%d/%d] %s  %s T=%d  elapsed %s  ETA %s%s%s", done_now + 1, todo, k->name, desc,
+                    p->threads, el, eta, last[0] ? "  | last: " : "", last);
+        else
+            fprintf(stderr, "[%d/%d] %s  %s T=%d  elapsed %s  ETA %s\n", done_now + 1, todo, k->name, desc, p->threads,
+                    el, eta);
+        results_utc_now(started, sizeof started, false);
+        bench_settings set = sc->set;
+        set.threads = p->threads;
+        set.chunk = p->chunk;
+        bench_result r;
+        const double a = bench_now();
+        int brc = bench_point(k, &p->shape, &set, &cal, &ctx->topo, &r, &err);
+        const double wall = bench_now() - a;
+        int wrc = brc ? results_add_failure(&rr, p, k, &set, i, started, err.msg, &err)
+                      : results_add(&rr, p, &r, i, started, wall, &err);
+        if (!wrc) wrc = results_save(&rr, &err);
+        bench_status st = brc ? BENCH_FAILED : r.status;
+        char tm[32];
+        fmt_time(brc ? NAN : r.st.median, tm, sizeof tm);
+        if (st == BENCH_OK) snprintf(last, sizeof last, "%s %s (CV %.1f%%)", k->name, tm, 100 * r.st.cv), nok++;
+        else if (st == BENCH_SKIPPED) snprintf(last, sizeof last, "%s skipped", k->name), nskip++;
+        else snprintf(last, sizeof last, "%s FAILED", k->name), nfail++;
+        if (!tty || st == BENCH_FAILED)
+            fprintf(stderr, "%s    -> %s %s%s%s\n", tty ? "\n" : "", bench_status_name(st), st == BENCH_OK ? tm : "",
+                    st == BENCH_OK ? "" : ": ", st == BENCH_OK ? "" : (brc ? err.msg : r.reason));
+        if (!brc) bench_result_free(&r);
+        done_now++;
+        if (wrc) {
+            fprintf(stderr, "%smbench: sweep: cannot write the results: %s\n", tty ? "\n" : "", err.msg);
+            rc = 1;
+            break;
+        }
+    }
+    if (tty) fputc('\n', stderr);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+
+    // ---- meta.json, then fits and plots
+    char end[32], el[16];
+    results_utc_now(end, sizeof end, false);
+    hms(bench_now() - t0, el, sizeof el);
+    json_object_set_new(run, "end_utc", json_string(end));
+    json_object_set_new(run, "points_run", json_integer(done_now));
+    json_object_set_new(run, "seconds", json_real(bench_now() - t0));
+    json_object_set_new(meta, "end_utc", json_string(end));
+    json_object_set_new(meta, "status", json_string(stop_signal ? "interrupted" : rc ? "failed" : "complete"));
+    if (results_write_json(dir, "meta.json", meta, &err)) {
+        fprintf(stderr, "mbench: sweep: %s\n", err.msg);
+        rc = 1;
+    }
+    fprintf(stderr, "mbench: %d run in %s: %d ok, %d skipped, %d failed; results in %s\n", done_now, el, nok, nskip,
+            nfail, dir);
+    if (stop_signal) {
+        fprintf(stderr, "mbench: stopped by %s after %d of %d runs; continue with: mbench sweep --resume %s\n",
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", npairs - todo + done_now, npairs, dir);
+        rc = 130;
+        goto done;
+    }
+    if (rc) goto done;
+    if (nfail) rc = 1;
+    if (plot) {
+        plot_report rep;
+        int prc = plot_sweep(dir, &rep, &err);
+        for (int s = 0; s < rep.nsets; s++)
+            for (int k = 0; k < rep.sets[s].nseries; k++) {
+                const fits_series *f = &rep.sets[s].series[k];
+                if (!f->fitted) continue;
+                printf("%-12s t ~ %s^%.3f ± %.3f   (R² %.3f, %d points%s%s)\n", f->kernel, rep.sets[s].axis, f->fit.k,
+                       f->fit.k_se, f->fit.r2, f->n, rep.sets[s].group[0] ? ", " : "", rep.sets[s].group);
+            }
+        if (rep.note[0]) fprintf(stderr, "mbench: %s\n", rep.note);
+        if (prc) {
+            fprintf(stderr, "mbench: sweep: plots failed: %s (the CSVs in %s are kept; retry with mbench plot %s)\n",
+                    err.msg, dir, dir);
+            rc = 1;
+        } else fprintf(stderr, "mbench: %d plots in %s/plots (fits in %s/fits.csv)\n", rep.nfiles, dir, dir);
+        plot_report_free(&rep);
+    }
+    printf("results: %s\n", dir);
+done:
+    json_decref(meta);
+    results_free(&rr);
+    free(order);
+    free(pts);
+    free(sc);
+    return rc;
+}
