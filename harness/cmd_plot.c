@@ -30,8 +30,7 @@ int cmd_plot(mb_ctx *ctx, int argc, char **argv)
         for (int k = 0; k < rep.sets[s].nseries; k++) {
             const fits_series *f = &rep.sets[s].series[k];
             if (f->fitted)
-                printf("%-12s t ~ %s^%.3f ± %.3f   (R² %.3f, %d points%s%s)\n", f->kernel, rep.sets[s].axis, f->fit.k,
-                       f->fit.k_se, f->fit.r2, f->n, rep.sets[s].group[0] ? ", " : "", rep.sets[s].group);
+                fits_print(stdout, &rep.sets[s], f);
         }
     for (int i = 0; i < rep.nfiles; i++) printf("%s\n", rep.files[i]);
     if (rep.note[0]) fprintf(stderr, "mbench: %s\n", rep.note);

@@ -171,3 +171,11 @@ void fits_write_csv(FILE *f, const fits_set *sets, int nsets, const csv_table *t
             fputc('\n', f);
         }
 }
+
+void fits_print(FILE *f, const fits_set *set, const fits_series *s)
+{
+    char se[32] = "";
+    if (isfinite(s->fit.k_se)) snprintf(se, sizeof se, " ± %.3f", s->fit.k_se);
+    fprintf(f, "%-12s t ~ %s^%.3f%s   (R² %.3f, %d points%s%s%s)\n", s->kernel, set->axis, s->fit.k, se, s->fit.r2,
+            s->n, se[0] ? "" : ": no error estimate", set->group[0] ? ", " : "", set->group);
+}

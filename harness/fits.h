@@ -44,4 +44,7 @@ int fits_build(const csv_table *t, fits_set **sets, int *nsets, mb_err *err);
 /* fits.csv: one row per (axis, group, kernel) with at least 2 ok points. */
 void fits_write_csv(FILE *f, const fits_set *sets, int nsets, const csv_table *t);
 
+/* One line: "sequential   t ~ d_state^1.023 ± 0.012   (R² 0.998, 9 points)". */
+void fits_print(FILE *f, const fits_set *set, const fits_series *s);
+
 #endif

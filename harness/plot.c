@@ -262,12 +262,18 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
     gp_str(f, c->plots, true), fprintf(f, " . \"/%s\"\n", c->stem);
     fprintf(f, "axisname = "), gp_str(f, s->axis, false), fputc('\n', f);
     fprintf(f, "axissym = \"%s\"\n", ai->sym);
+    const char *dirn = csv_get(c->t, first, "direction");
+    fprintf(f, "direction = \"%s\"\n", !strcmp(dirn, "both") ? "forward + backward" : dirn[0] ? dirn : "forward");
     fprintf(f, "xlabel = \"%s\"\n", ai->label);
     fprintf(f, "shape = "), gp_str(f, shape, false), fputc('\n', f);
     fprintf(f, "machine = "), gp_str(f, machine, false), fputc('\n', f);
     fprintf(f, "tscale = %g\ntunit = \"%s\"\n", c->tscale, c->tunit);
     fprintf(f, "plotsdir = "), gp_str(f, MB_SOURCE_DIR "/plots", true), fputc('\n', f);
     fprintf(f, "nk = %d\nib = %d\nnoisy = %d\n", c->nblocks, c->ib, c->any_noisy);
+    double xmin = INFINITY;
+    for (int k = 0; k < s->nseries; k++)
+        if (s->series[k].n && s->series[k].x[0] < xmin) xmin = s->series[k].x[0];
+    fprintf(f, "tbase = %g\n", isfinite(xmin) ? xmin : 1.0);
     /* y ranges and tics of the log axes: time (with its CI) and speedup */
     double tlo = INFINITY, thi = 0, slo = INFINITY, shi = 0;
     for (int k = 0; k < s->nseries; k++)

@@ -15,12 +15,14 @@
 const char *const results_point_cols[] = {
     "point", "kernel", "status", "reason", "order",
     "d_model", "expand", "headdim", "batch", "seqlen", "channels", "d_state", "heads", "groups", "a",
-    "softplus", "delta_bias", "dskip", "z", "h0", "h_last",
+    "softplus", "delta_bias", "dskip", "z", "h0", "h_last", "direction",
     "threads", "bind", "binding", "chunk", "seed",
     "reps", "median_s", "ci_low_s", "ci_high_s", "min_s", "max_s", "mean_s", "sd_s", "cv", "noisy",
     "updates", "updates_per_s", "gflops", "gbps", "exps_per_s", "flops", "exps", "bytes",
     "bound", "bound_s", "ceiling_fraction", "workspace_bytes", "first_touch_s",
-    "check", "max_abs_err", "max_rel_err", "tolerance", "check_shape", "timer_warning",
+    "memory_bytes", "peak_rss_bytes", "saved_bytes", "checkpoint",
+    "check", "max_abs_err", "max_rel_err", "tolerance", "check_shape",
+    "grad_max_rel_err", "grad_tolerance", "timer_warning",
     "started_utc", "wall_s",
 };
 const int results_point_ncols = (int)(sizeof results_point_cols / sizeof results_point_cols[0]);
@@ -205,6 +207,7 @@ int results_add_failure(results_run *rr, const scen_point *p, const scan_kernel 
     r.set = *set;
     r.updates = scan_shape_updates(&p->shape);
     r.max_abs_err = r.max_rel_err = r.bound_s = r.ceiling_fraction = r.first_touch_s = NAN;
+    r.peak_rss_bytes = -1;
     json_t *o = report_json(&r);
     add_extras(o, p, order, started);
     int rc = add_row(rr, o, err);

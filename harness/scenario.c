@@ -18,7 +18,7 @@
 
 // ---------------------------------------------------------------- the key table
 
-typedef enum { K_STR, K_KERNELS, K_INTS, K_BOOL, K_A, K_BIND, K_INT, K_DOUBLE } key_type;
+typedef enum { K_STR, K_KERNELS, K_INTS, K_BOOL, K_A, K_BIND, K_DIR, K_INT, K_DOUBLE } key_type;
 
 typedef struct {
     const char *section, *key;
@@ -53,6 +53,8 @@ static const key_def keys[] = {
     {"run", "threads", K_INTS, 1, CLI_MAX_THREADS, SCEN_THREADS, "integers in [1, 1024], `all` or `1..all`"},
     {"run", "chunk", K_INTS, 1, 1 << 20, SCEN_CHUNK, "integers in [1, 1048576]"},
     {"run", "bind", K_BIND, 0, 0, 0, "compact, scatter or none"},
+    {"run", "direction", K_DIR, 0, 0, 0, "forward, backward or both"},
+    {"run", "checkpoint", K_INT, 1, 1 << 20, 0, "an integer in [1, 1048576]"},
     {"run", "min_reps", K_INT, 1, 1000000, 0, "an integer in [1, 1000000]"},
     {"run", "max_reps", K_INT, 0, 10000000, 0, "an integer in [0, 10000000] (0: no cap)"},
     {"run", "min_time", K_DOUBLE, 0, 86400, 0, "seconds in [0, 86400]"},
@@ -217,7 +219,7 @@ static int parse_ints(const scen_entry *e, const key_def *k, int max_pus, int64_
     char *save = NULL;
     trim(tmp);
     if (!tmp[0]) return mb_fail(err, "%s: %s: empty list: expected %s", e->where, e->key, k->help);
-    if (tmp[strlen(tmp) - 1] == ',' || tmp[0] == ',')
+    if (tmp[strlen(tmp) - 1] == ',' || tmp[0] == ',' || strstr(tmp, ",,"))
         return mb_fail(err, "%s: %s: empty item in the list \"%s\": expected %s", e->where, e->key, e->value, k->help);
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         trim(tok);
@@ -324,6 +326,10 @@ static int interpret(scenario *s, const scen_entry *e, int max_pus, mb_err *err)
         if (pin_mode_parse(e->value, &s->set.bind))
             return mb_fail(err, "%s: bind: expected compact, scatter or none, got \"%s\"", e->where, e->value);
         return 0;
+    case K_DIR:
+        if (bench_direction_parse(e->value, &s->set.direction))
+            return mb_fail(err, "%s: direction: expected forward, backward or both, got \"%s\"", e->where, e->value);
+        return 0;
     case K_BOOL: {
         bool b = false;
         if (parse_bool(e, &b, err)) return -1;
@@ -344,6 +350,7 @@ static int interpret(scenario *s, const scen_entry *e, int max_pus, mb_err *err)
         if (!strcmp(e->key, "min_reps")) s->set.min_reps = (int)v;
         else if (!strcmp(e->key, "max_reps")) s->set.max_reps = (int)v;
         else if (!strcmp(e->key, "warmup")) s->set.warmup = (int)v;
+        else if (!strcmp(e->key, "checkpoint")) s->set.checkpoint = (int)v;
         else s->set.seed = (uint64_t)v;
         return 0;
     case K_DOUBLE:

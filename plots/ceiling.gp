@@ -9,7 +9,8 @@ set logscale x 2
 set format x "%g"
 set format y "%g%%"
 set yrange [0:*]
-set ylabel "fraction of the calibrated ceiling (%)"
+set offsets graph 0.04, graph 0.04, graph 0.06, 0
+set ylabel "time at the ceiling / median time (%)"
 set title title_of(sprintf("Fraction of this machine's calibrated ceiling vs %s", axissym))
 set key top left
 

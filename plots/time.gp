@@ -2,7 +2,7 @@
 # Bars: 95% CI of the median (order statistics); dashed: the fitted power law, whose
 # exponent k (± standard error) the legend gives as "t ~ x^k"; hollow points: CV > 5%.
 # Variables come from <stem>.vars.gp (written by `mbench plot`): datafile, outbase,
-# shape, machine, xlabel, xtics, axissym, tscale, tunit, nk, kname, kcolor, kpt, ktime,
+# shape, machine, direction, xlabel, xtics, axissym, tscale, tunit, nk, kname, kcolor, kpt, ktime,
 # noisy, note, plotsdir, tymin, tymax, tytics. Data columns: see plots/README.md.
 load plotsdir."/style.gp"
 
@@ -13,7 +13,7 @@ set format y "%g"
 set yrange [tymin:tymax]
 eval("set ytics ".tytics)
 set ylabel sprintf("median time per call (%s)", tunit)
-set title title_of(sprintf("Selective scan, forward: time vs %s", axissym))
+set title title_of(sprintf("Selective scan, %s: time vs %s", direction, axissym))
 set key top left
 
 do for [fmt in "png svg"] {
