@@ -31,6 +31,8 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv);
 int cmd_counters(mb_ctx *ctx, int argc, char **argv);
 int cmd_sweep(mb_ctx *ctx, int argc, char **argv);
 int cmd_plot(mb_ctx *ctx, int argc, char **argv);
+int cmd_model(mb_ctx *ctx, int argc, char **argv);
+int cmd_validate(mb_ctx *ctx, int argc, char **argv);
 
 /* Loads the calibration, or measures and saves one (quick: scale < 1) if there is none;
  * prints what it did on stderr. Returns 0 with cal->valid, or 0 with !cal->valid when

@@ -1,0 +1,202 @@
+/* tests/test_model.c: the model's own consistency on the tiny presets of both families:
+ * decode == parallel (prompt split at several points, batch 2, chunked prefill), the
+ * Mamba-2 variants (dt limit, norm before gate, no mixer norm), that a broken state is
+ * caught, batch rows independent, validate_model passing, and the sampler. */
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "model/mamba.h"
+#include "model/sample.h"
+#include "model/synth.h"
+#include "model/validate.h"
+
+static double rel_diff(const float *a, const float *r, int64_t n)
+{
+    double e = 0, m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - r[i]);
+        if (!(d <= e)) e = d;
+        m = fmax(m, fabs((double)r[i]));
+    }
+    return e / m;
+}
+
+/* logits [B][L][V]: tokens in chunks of the given lengths (summing to L) through one state;
+ * reset_at >= 0 resets the state before that chunk (a deliberately broken decode) */
+static int run_chunks(const mamba_weights *w, const scan_kernel *k, const int32_t *tok, int64_t B, int64_t L,
+                      const int64_t *chunks, int nchunks, int reset_at, float *logits)
+{
+    const int64_t V = w->cfg.vocab;
+    mamba_run r;
+    mamba_state st;
+    mb_err err;
+    int32_t *part = malloc((size_t)(B * L) * sizeof *part);
+    float *pl = malloc((size_t)(B * L * V) * sizeof *pl);
+    int rc = mamba_run_init(&r, w, k, 2, B, L, &err) || mamba_state_init(&st, &w->cfg, B, &err);
+    CHECK(rc == 0, "init: %s", err.msg);
+    int64_t t0 = 0;
+    for (int c = 0; rc == 0 && c < nchunks; c++) {
+        const int64_t n = chunks[c];
+        if (c == reset_at) mamba_state_reset(&st, &w->cfg);
+        for (int64_t b = 0; b < B; b++) memcpy(part + b * n, tok + b * L + t0, (size_t)n * sizeof *part);
+        rc = mamba_forward(&r, &st, part, B, n, pl, true, &err);
+        CHECK(rc == 0, "forward: %s", err.msg);
+        for (int64_t b = 0; rc == 0 && b < B; b++)
+            memcpy(logits + (b * L + t0) * V, pl + b * n * V, (size_t)(n * V) * sizeof *pl);
+        t0 += n;
+    }
+    mamba_state_free(&st);
+    mamba_run_free(&r);
+    free(part), free(pl);
+    return rc;
+}
+
+static void check_decode(const mamba_weights *w, const char *what)
+{
+    const int64_t B = 2, L = 20, V = w->cfg.vocab, n = B * L * V;
+    const scan_kernel *k = scan_kernel_find("sequential");
+    int32_t tok[2 * 20];
+    for (int i = 0; i < B * L; i++) tok[i] = (int32_t)((i * 37 + 11) % w->cfg.vocab_size);
+    float *par = malloc((size_t)n * sizeof *par), *rec = malloc((size_t)n * sizeof *rec);
+    /* one parallel pass, no state */
+    mamba_run r;
+    mb_err err;
+    CHECK(mamba_run_init(&r, w, k, 2, B, L, &err) == 0, "%s", err.msg);
+    CHECK(mamba_forward(&r, NULL, tok, B, L, par, true, &err) == 0, "%s", err.msg);
+    mamba_run_free(&r);
+    /* prompt lengths 1, 3 (< d_conv - 1 ... = d_conv - 1), 7, all, and 2 parallel chunks, then 1 by 1 */
+    int64_t ones[20];
+    for (int i = 0; i < 20; i++) ones[i] = 1;
+    const int64_t *splits[] = {ones, (int64_t[]){3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+                               (int64_t[]){7, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, (int64_t[]){20},
+                               (int64_t[]){2, 9, 5, 1, 1, 1, 1}};
+    const int nsplits[] = {20, 18, 14, 1, 7};
+    for (int s = 0; s < 5; s++) {
+        memset(rec, 0, (size_t)n * sizeof *rec);
+        if (run_chunks(w, k, tok, B, L, splits[s], nsplits[s], -1, rec)) continue;
+        double d = rel_diff(rec, par, n);
+        CHECK(d <= 1e-5, "%s split %d: recurrent vs parallel rel diff %g", what, s, d);
+    }
+    /* the comparison can fail: a state reset half way makes decode differ from parallel */
+    run_chunks(w, k, tok, B, L, splits[2], nsplits[2], 5, rec);
+    CHECK(rel_diff(rec, par, n) > 1e-2, "%s: a broken state went unnoticed (%g)", what, rel_diff(rec, par, n));
+    /* batch rows are independent: row 1 alone gives row 1's logits */
+    float *one = malloc((size_t)(L * V) * sizeof *one);
+    CHECK(mamba_run_init(&r, w, k, 1, 1, L, &err) == 0, "%s", err.msg);
+    CHECK(mamba_forward(&r, NULL, tok + L, 1, L, one, true, &err) == 0, "%s", err.msg);
+    CHECK(rel_diff(one, par + L * V, L * V) <= 1e-5, "%s: batch row 1 alone differs", what);
+    /* the last-position head equals the all-positions head there */
+    CHECK(mamba_forward(&r, NULL, tok + L, 1, L, one, false, &err) == 0, "%s", err.msg);
+    CHECK(rel_diff(one, par + (2 * L - 1) * V, V) <= 1e-5, "%s: last-position logits differ", what);
+    /* token ids outside the vocabulary are refused */
+    int32_t badtok[2] = {1, (int32_t)w->cfg.vocab};
+    CHECK(mamba_forward(&r, NULL, badtok, 1, 2, one, false, &err) == -1 && strstr(err.msg, "position 1"),
+          "out-of-vocabulary token: %s", err.msg);
+    mamba_run_free(&r);
+    free(one), free(par), free(rec);
+}
+
+static void check_validate(const mamba_weights *w, const char *what)
+{
+    validate_opts o = {.batch = 2, .len = 24, .prompt = 9, .seed = 3, .threads = 2, .tolerance = VALIDATE_TOLERANCE};
+    validate_row rows[64];
+    int n = 0;
+    mb_err err;
+    CHECK(validate_model(w, &o, rows, &n, &err) == 0, "%s: validate: %s", what, err.msg);
+    CHECK(n == scan_kernel_count, "%s: one row per kernel", what);
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(rows[i].ok, "%s: kernel %s: %s", what, rows[i].kernel->name, rows[i].reason);
+        ran += !rows[i].skipped;
+        if (!rows[i].skipped) CHECK(rows[i].argmax_agree > 0.99, "%s: %s argmax agreement", what, rows[i].kernel->name);
+    }
+    CHECK(ran >= 2, "%s: the oracle and at least one kernel ran", what);
+}
+
+static void test_models(void)
+{
+    mb_err err;
+    const char *presets[] = {"tiny", "mamba2-tiny"};
+    for (int p = 0; p < 2; p++) {
+        mamba_config c;
+        mamba_weights w;
+        CHECK(synth_preset(presets[p], &c, &err) == 0, "%s", err.msg);
+        CHECK(synth_weights(&w, &c, 11, &err) == 0, "%s", err.msg);
+        check_decode(&w, presets[p]);
+        check_validate(&w, presets[p]);
+        mamba_weights_free(&w);
+    }
+    /* Mamba-2 variants: a finite dt limit, norm before the gate, the gate inside the scan */
+    struct {
+        const char *what;
+        double lo, hi;
+        bool nbg, rms;
+    } var[] = {{"dt_limit", 0.01, 0.05, false, true}, {"norm_before_gate", 0, INFINITY, true, true},
+               {"no mixer norm", 0, INFINITY, false, false}};
+    for (int v = 0; v < 3; v++) {
+        mamba_config c;
+        mamba_weights w;
+        synth_preset("mamba2-tiny", &c, &err);
+        c.dt_limit_lo = var[v].lo, c.dt_limit_hi = var[v].hi, c.norm_before_gate = var[v].nbg, c.rms_norm = var[v].rms;
+        CHECK(synth_weights(&w, &c, 5, &err) == 0, "%s", err.msg);
+        check_decode(&w, var[v].what);
+        check_validate(&w, var[v].what);
+        mamba_weights_free(&w);
+    }
+}
+
+static void test_sampler(void)
+{
+    const int64_t V = 6;
+    float logits[6] = {1.0f, 3.0f, -2.0f, 2.9f, 0.0f, 2.0f};
+    sampler s;
+    CHECK(sampler_init(&s, V) == 0, "sampler_init");
+    sample_opts o = SAMPLE_DEFAULT;
+    CHECK(sampler_next(&s, logits, &o, NULL, 0, NULL) == 1, "greedy picks the argmax");
+    /* repetition penalty 2 on token 1: 3/2 = 1.5 < 2.9, so greedy moves to token 3 */
+    int32_t hist[3] = {1, 1, 4};
+    o.repetition_penalty = 2.0;
+    CHECK(sampler_next(&s, logits, &o, hist, 3, NULL) == 3, "repetition penalty");
+    o.repetition_penalty = 1.0;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 1);
+    /* top-k 1 and a tiny top-p are greedy */
+    o.temperature = 1.0, o.top_k = 1;
+    for (int i = 0; i < 20; i++) CHECK(sampler_next(&s, logits, &o, NULL, 0, r) == 1, "top-k 1");
+    o.top_k = 0, o.top_p = 1e-6;
+    for (int i = 0; i < 20; i++) CHECK(sampler_next(&s, logits, &o, NULL, 0, r) == 1, "top-p tiny");
+    /* top-k 2: only tokens 1 and 3, in proportion exp(3) : exp(2.9) */
+    o.top_p = 1.0, o.top_k = 2;
+    int count[6] = {0};
+    const int draws = 20000;
+    for (int i = 0; i < draws; i++) count[sampler_next(&s, logits, &o, NULL, 0, r)]++;
+    CHECK(count[1] + count[3] == draws, "top-k 2 stays in the top 2");
+    double want = exp(3.0) / (exp(3.0) + exp(2.9));
+    CHECK(fabs((double)count[1] / draws - want) < 0.02, "top-k 2 frequencies %g vs %g", (double)count[1] / draws, want);
+    /* top-p 0.9 of softmax: cumulative over sorted {3, 2.9, 2, 1, 0, -2} */
+    o.top_k = 0, o.top_p = 0.9;
+    memset(count, 0, sizeof count);
+    for (int i = 0; i < draws; i++) count[sampler_next(&s, logits, &o, NULL, 0, r)]++;
+    CHECK(count[2] == 0 && count[4] == 0, "top-p 0.9 excludes the unlikely tail");
+    /* the same seed gives the same draws; temperature -> 0 approaches greedy */
+    o.top_p = 1.0, o.temperature = 0.7;
+    gsl_rng *a = gsl_rng_alloc(gsl_rng_mt19937), *b = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(a, 99), gsl_rng_set(b, 99);
+    int same = 1;
+    for (int i = 0; i < 100; i++) same &= sampler_next(&s, logits, &o, NULL, 0, a) == sampler_next(&s, logits, &o, NULL, 0, b);
+    CHECK(same, "seeded sampling is reproducible");
+    o.temperature = 1e-3;
+    CHECK(sampler_next(&s, logits, &o, NULL, 0, a) == 1, "temperature 1e-3 is greedy");
+    gsl_rng_free(a), gsl_rng_free(b), gsl_rng_free(r);
+    sampler_free(&s);
+}
+
+int main(void)
+{
+    test_models();
+    test_sampler();
+    return check_report("test_model");
+}
