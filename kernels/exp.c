@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "scan.h"
+#include "simd.h"
 
 // ---------------------------------------------------------------- glibc scalar expf
 
@@ -56,12 +57,48 @@ static const scan_exp_routine exp_libmvec = {
 };
 #endif
 
+// ---------------------------------------------------------------- mbench's own (kernels/simd.h)
+
+static void portable_apply(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = mb_exp_portable(x[i]);
+}
+static const scan_exp_routine exp_portable = {
+    .name = "mb_exp_portable",
+    .summary = "mbench's portable exp: 2^round * degree-6 polynomial, plain C (auto-vectorised)",
+    .apply = portable_apply,
+    .max_rel_err = 5e-6, /* from rounding x*log2(e): ~|x| * 6e-8; 2e-7 for |x| < 1 */
+};
+
+#if defined(__AVX512F__)
+static void avx512_apply(const float *x, float *y, int64_t n)
+{
+    const mb_exp_tab tab = mb_exp_tab_init();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, mb_exp512(_mm512_loadu_ps(x + i), &tab));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, mb_exp512(_mm512_maskz_loadu_ps(m, x + i), &tab));
+    }
+}
+static const scan_exp_routine exp_avx512 = {
+    .name = "mb_exp_avx512",
+    .summary = "mbench's AVX-512 exp: 32-entry 2^(j/32) table folded into a degree-2 polynomial, vscalefps",
+    .apply = avx512_apply,
+    .max_rel_err = 5e-6, /* from rounding x*log2(e): ~|x| * 6e-8; 2e-7 for |x| < 1 */
+};
+#endif
+
 // ---------------------------------------------------------------- the table
 
 const scan_exp_routine *const scan_exp_routines[] = {
     &exp_glibc,
 #if defined(__AVX512F__) || defined(__AVX2__)
     &exp_libmvec,
+#endif
+    &exp_portable,
+#if defined(__AVX512F__)
+    &exp_avx512,
 #endif
 };
 const int scan_exp_routine_count = (int)(sizeof scan_exp_routines / sizeof scan_exp_routines[0]);

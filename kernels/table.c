@@ -6,10 +6,12 @@
 
 extern const scan_kernel scan_kernel_reference;
 extern const scan_kernel scan_kernel_sequential;
+extern const scan_kernel scan_kernel_fused;
 
 const scan_kernel *const scan_kernels[] = {
     &scan_kernel_reference,
     &scan_kernel_sequential,
+    &scan_kernel_fused,
 };
 const int scan_kernel_count = (int)(sizeof scan_kernels / sizeof scan_kernels[0]);
 

@@ -1,0 +1,464 @@
+/* kernels/fused.c: the fused scan (the official CUDA kernel's "hardware-aware" scan,
+ * llama.cpp's ssm_scan, on a CPU): the state never leaves registers, exp(dt*A) is
+ * computed on the fly, nothing of size L is materialised.
+ *
+ * Channels are cut into tiles of VL lanes (16 with AVX-512) that never straddle a group
+ * (diag) or a head (head), so B and C are broadcast scalars per (t, n), and for head
+ * problems dt and the decay exp(dt*A) are one scalar per (head, t). A work unit is one
+ * (batch, tile) for diag problems and one (batch, head) with all its tiles for head
+ * problems; threads take units statically. Inside a unit, time is walked in blocks of
+ * FU_TB steps: a prologue computes dt (softplus), dt*u and, for head problems, the decay
+ * for the block; then for each block of up to 16 states the state tile (16 states x 16
+ * lanes = 16 zmm registers) is loaded from the unit's scratch, advanced over the block,
+ * and stored back; an epilogue adds D*u and the gate. The state at every block boundary
+ * sits in the scratch (hm), which is where a backward pass can take its checkpoints.
+ *
+ * Build-time paths: AVX-512 intrinsics (__AVX512F__) with mbench's own table exp
+ * (kernels/simd.h, row "mb_exp_avx512" of kernels/exp.c); otherwise the same structure in
+ * portable C over VL = 8 (AVX2) or 4 lanes that the compiler vectorises, with
+ * mb_exp_portable (row "mb_exp_portable"). */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "scan.h"
+#include "simd.h"
+
+#define FU_TB 32 /* time steps per block */
+#if defined(__AVX512F__)
+#define FU_VL 16
+#elif defined(__AVX2__)
+#define FU_VL 8
+#else
+#define FU_VL 4
+#endif
+#define FU_NB 16 /* states per register block */
+
+// ---------------------------------------------------------------- geometry
+
+typedef struct {
+    int64_t B, L, D, N, G, K;
+    int64_t seg;        /* channels per segment: a group (diag) or a head (head) */
+    int64_t seg_tiles;  /* tiles per segment: ceil(seg / VL) */
+    int64_t per_group;  /* channels per group */
+    int64_t chunks;     /* units per batch element (diag: per group) */
+    int64_t chunk_len;  /* tiles (diag) or heads (head) per unit */
+    int64_t units;      /* work units */
+    int64_t unit_tiles; /* most tiles of a unit */
+    bool head;
+    size_t thread_floats; /* scratch per thread */
+} fu_geom;
+
+/* Units are contiguous runs of tiles of one batch element (and one group, diag; whole
+ * heads, head), as few as give every thread one, so that a thread reads each row of u,
+ * delta, z and y as one contiguous run per time step. */
+static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
+{
+    g->B = s->batch, g->L = s->seqlen, g->D = s->channels, g->N = s->d_state, g->G = s->groups;
+    g->K = scan_shape_k(s);
+    g->head = s->a_kind == SCAN_A_HEAD;
+    g->per_group = g->D / g->G;
+    g->seg = g->head ? g->D / g->K : g->per_group;
+    g->seg_tiles = (g->seg + FU_VL - 1) / FU_VL;
+    const int64_t outer = g->head ? g->B : g->B * g->G; /* independent pieces */
+    const int64_t inner = g->head ? g->K : g->seg_tiles; /* what a piece splits into */
+    int64_t want = (threads + outer - 1) / outer;
+    g->chunks = want < 1 ? 1 : want > inner ? inner : want;
+    g->chunk_len = (inner + g->chunks - 1) / g->chunks;
+    g->chunks = (inner + g->chunk_len - 1) / g->chunk_len;
+    g->units = outer * g->chunks;
+    g->unit_tiles = g->head ? g->chunk_len * g->seg_tiles : g->chunk_len;
+    /* A2 (diag), hm [unit_tiles][N][VL]; dtv, dtu, yb [unit_tiles][TB][VL];
+     * dts, dec [heads of a unit][TB] (head) */
+    const int64_t heads = g->head ? g->chunk_len : 0;
+    g->thread_floats = (size_t)((g->head ? 1 : 2) * g->N * FU_VL * g->unit_tiles +
+                                3 * FU_TB * FU_VL * g->unit_tiles + 2 * FU_TB * heads);
+    g->thread_floats = (g->thread_floats + 15) / 16 * 16; /* keep each thread's block 64-byte aligned */
+}
+
+static const char *fu_unsupported(const scan_shape *s, const scan_opts *o)
+{
+    (void)s, (void)o;
+    return NULL;
+}
+
+static size_t fu_workspace(const scan_shape *s, const scan_opts *o)
+{
+    fu_geom g;
+    const int threads = o->threads > 0 ? o->threads : 1;
+    fu_geom_init(&g, s, threads);
+    return (size_t)threads * g.thread_floats * sizeof(float);
+}
+
+/* A unit: batch b and its tiles [t_lo, t_hi) counted within the group (diag) or over
+ * the heads (head: tile i is tile i % seg_tiles of head i / seg_tiles). */
+typedef struct {
+    int64_t b, grp, t_lo, ntl;
+} fu_unit;
+
+static fu_unit fu_unit_of(const fu_geom *g, int64_t u)
+{
+    fu_unit r;
+    const int64_t per_b = g->head ? g->chunks : g->G * g->chunks;
+    r.b = u / per_b;
+    const int64_t rest = u % per_b, ch = rest % g->chunks;
+    r.grp = g->head ? 0 : rest / g->chunks;
+    const int64_t inner = g->head ? g->K : g->seg_tiles;
+    int64_t lo = ch * g->chunk_len, hi = lo + g->chunk_len > inner ? inner : lo + g->chunk_len;
+    if (g->head) lo *= g->seg_tiles, hi *= g->seg_tiles;
+    r.t_lo = lo, r.ntl = hi - lo;
+    return r;
+}
+
+/* Tile i of a unit: first channel c, live lanes m, head k (head problems), group. */
+typedef struct {
+    int64_t c, m, k, grp;
+    bool head_start; /* first tile of its head */
+} fu_tile;
+
+static fu_tile fu_tile_of(const fu_geom *g, const fu_unit *un, int64_t i, int64_t VL)
+{
+    fu_tile r;
+    const int64_t ti = un->t_lo + i;
+    if (g->head) {
+        r.k = ti / g->seg_tiles;
+        const int64_t j = ti % g->seg_tiles;
+        r.c = r.k * g->seg + j * VL;
+        r.m = g->seg - j * VL < VL ? g->seg - j * VL : VL;
+        r.grp = r.c / g->per_group;
+        r.head_start = j == 0;
+    } else {
+        r.k = -1, r.grp = un->grp, r.head_start = false;
+        r.c = un->grp * g->per_group + ti * VL;
+        r.m = g->seg - ti * VL < VL ? g->seg - ti * VL : VL;
+    }
+    return r;
+}
+
+static inline float fu_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+#if defined(__AVX512F__)
+// ---------------------------------------------------------------- AVX-512
+
+/* One register block of nb <= 16 states, diag: h[j] = exp(dt * A[j]) h[j] + dt u B[j];
+ * y += C[j] h[j]. A2 [nb][16] holds A log2(e); hm [nb][16] the state in and out. */
+static inline __attribute__((always_inline)) void
+fu_diag_block(const int nb, const int64_t tb, const float *A2, float *hm, const float *dtv,
+              const float *dtu, const float *Bp, const float *Cp, int64_t stride, float *yb,
+              bool first, const mb_exp_tab *tab)
+{
+    __m512 h[FU_NB];
+    for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hm + 16 * j);
+    for (int64_t t = 0; t < tb; t++) {
+        const __m512 dt = _mm512_load_ps(dtv + 16 * t), du = _mm512_load_ps(dtu + 16 * t);
+        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        __m512 y0 = first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t);
+        __m512 y1 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int j = 0; j < nb; j++) {
+            __m512 e = mb_exp2_512(_mm512_mul_ps(dt, _mm512_load_ps(A2 + 16 * j)), tab);
+            h[j] = _mm512_fmadd_ps(e, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
+            if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y1);
+            else y0 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y0);
+        }
+        _mm512_store_ps(yb + 16 * t, _mm512_add_ps(y0, y1));
+    }
+    for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
+}
+
+/* The same for head problems: the decay is one scalar per step (dec [tb]). */
+static inline __attribute__((always_inline)) void
+fu_head_block(const int nb, const int64_t tb, float *hm, const float *dec, const float *dtu,
+              const float *Bp, const float *Cp, int64_t stride, float *yb, bool first)
+{
+    __m512 h[FU_NB];
+    for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hm + 16 * j);
+    for (int64_t t = 0; t < tb; t++) {
+        const __m512 a = _mm512_set1_ps(dec[t]), du = _mm512_load_ps(dtu + 16 * t);
+        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        __m512 y0 = first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t);
+        __m512 y1 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int j = 0; j < nb; j++) {
+            h[j] = _mm512_fmadd_ps(a, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
+            if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y1);
+            else y0 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y0);
+        }
+        _mm512_store_ps(yb + 16 * t, _mm512_add_ps(y0, y1));
+    }
+    for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
+}
+
+/* A unit walks time in blocks of FU_TB steps. Per block: the prologue (dt, dt*u, and per
+ * head the decay) and the epilogue (D*u, the gate, the store of y) go row by row over all
+ * the unit's tiles, so memory is read and written in contiguous runs; the scan in between
+ * goes tile by tile with the state in registers. */
+static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
+                        float *scr)
+{
+    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K;
+    const fu_unit un = fu_unit_of(g, unit);
+    const int64_t b = un.b, ntl = un.ntl, W = ntl * 16; /* W: the unit's lanes */
+    const int64_t c0 = fu_tile_of(g, &un, 0, 16).c;
+    const int64_t nheads = g->head ? ntl / g->seg_tiles : 0, k0 = g->head ? fu_tile_of(g, &un, 0, 16).k : 0;
+    const mb_exp_tab tab = mb_exp_tab_init();
+    float *hm = scr;                            /* [ntl][N][16] state */
+    float *A2 = hm + ntl * N * 16;              /* [ntl][N][16] diag: A[c, n] log2(e) */
+    float *dtv = A2 + (g->head ? 0 : ntl * N * 16); /* [ntl][TB][16] dt (diag) */
+    float *dtu = dtv + ntl * FU_TB * 16;        /* [ntl][TB][16] dt * u */
+    float *yb = dtu + ntl * FU_TB * 16;         /* [ntl][TB][16] y */
+    float *dts = yb + ntl * FU_TB * 16;         /* [nheads][TB] head: dt per step */
+    float *dec = dts + nheads * FU_TB;          /* [nheads][TB] head: exp(dt A) per step */
+
+    // ---- the state in (transposed to [n][lane]) and the scaled A
+    for (int64_t i = 0; i < ntl; i++) {
+        const fu_tile tl = fu_tile_of(g, &un, i, 16);
+        float *h = hm + i * N * 16, *a2 = A2 + i * N * 16;
+        memset(h, 0, (size_t)(N * 16) * sizeof(float));
+        if (t->h0)
+            for (int64_t l = 0; l < tl.m; l++)
+                for (int64_t n = 0; n < N; n++) h[n * 16 + l] = t->h0[(b * D + tl.c + l) * N + n];
+        if (!g->head) {
+            memset(a2, 0, (size_t)(N * 16) * sizeof(float));
+            for (int64_t l = 0; l < tl.m; l++)
+                for (int64_t n = 0; n < N; n++) a2[n * 16 + l] = t->A[(tl.c + l) * N + n] * MB_LOG2E;
+        }
+    }
+    /* lane masks: the unit's lanes are its tiles' lanes; a tile's dead lanes are masked */
+    const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a segment's last tile */
+    const __mmask16 full = 0xFFFF, last = (__mmask16)((1u << seg_m) - 1);
+
+    for (int64_t t0 = 0; t0 < L; t0 += FU_TB) {
+        const int64_t tb = L - t0 < FU_TB ? L - t0 : FU_TB;
+        const int64_t bl0 = b * L + t0;
+        // ---- head: dt and the decay, one per (head, step), 16 steps a vector
+        for (int64_t hh = 0; hh < nheads; hh++) {
+            const int64_t k = k0 + hh;
+            float *ds = dts + hh * FU_TB, *de = dec + hh * FU_TB;
+            const float bias_k = t->delta_bias ? t->delta_bias[k] : 0.0f;
+            const __m512 A2k = _mm512_set1_ps(t->A[k] * MB_LOG2E);
+            for (int64_t i = 0; i < tb; i++) ds[i] = t->delta[(bl0 + i) * K + k] + bias_k;
+            for (int64_t i = tb; i < (tb + 15) / 16 * 16; i++) ds[i] = 0.0f;
+            for (int64_t i = 0; i < tb; i += 16) {
+                __m512 d = _mm512_load_ps(ds + i);
+                if (s->softplus) d = mb_softplus512(d, &tab);
+                _mm512_store_ps(ds + i, d);
+                _mm512_store_ps(de + i, mb_exp2_512(_mm512_mul_ps(d, A2k), &tab));
+            }
+        }
+        // ---- prologue, row by row: dt (diag), dt * u
+        for (int64_t tt = 0; tt < tb; tt++) {
+            const int64_t bl = bl0 + tt;
+            const float *urow = t->u + bl * D, *drow = t->delta + bl * K;
+            /* rows are D floats apart: hardware prefetchers stop at page boundaries, so
+             * fetch the next block's rows (u, delta, z) into L2 while this one computes */
+            const bool pf = t0 + FU_TB + tt < L;
+            const int64_t pfo = FU_TB * D;
+            for (int64_t i = 0; i < ntl; i++) {
+                const fu_tile tl = fu_tile_of(g, &un, i, 16);
+                const __mmask16 mk = tl.m == 16 ? full : last;
+                if (pf) {
+                    _mm_prefetch((const char *)(urow + tl.c + pfo), _MM_HINT_T1);
+                    if (!g->head) _mm_prefetch((const char *)(drow + tl.c + FU_TB * K), _MM_HINT_T1);
+                    if (t->z) _mm_prefetch((const char *)(t->z + bl * D + tl.c + pfo), _MM_HINT_T1);
+                }
+                __m512 dt;
+                if (g->head) {
+                    dt = _mm512_set1_ps(dts[(tl.k - k0) * FU_TB + tt]);
+                } else {
+                    dt = _mm512_maskz_loadu_ps(mk, drow + tl.c);
+                    if (t->delta_bias) dt = _mm512_add_ps(dt, _mm512_maskz_loadu_ps(mk, t->delta_bias + tl.c));
+                    if (s->softplus) dt = mb_softplus512(dt, &tab);
+                    _mm512_store_ps(dtv + (i * FU_TB + tt) * 16, dt);
+                }
+                _mm512_store_ps(dtu + (i * FU_TB + tt) * 16, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, urow + tl.c)));
+            }
+        }
+        // ---- the scan, tile by tile, one register block of states at a time
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, 16);
+            float *h = hm + i * N * 16, *y = yb + i * FU_TB * 16;
+            const float *du = dtu + i * FU_TB * 16, *a2 = A2 + i * N * 16;
+            const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
+            for (int64_t n0 = 0; n0 < N; n0 += FU_NB) {
+                const int nb = N - n0 < FU_NB ? (int)(N - n0) : FU_NB;
+                if (g->head) {
+                    const float *de = dec + (tl.k - k0) * FU_TB;
+                    if (nb == FU_NB) fu_head_block(FU_NB, tb, h + n0 * 16, de, du, Bp + n0, Cp + n0, G * N, y, n0 == 0);
+                    else fu_head_block(nb, tb, h + n0 * 16, de, du, Bp + n0, Cp + n0, G * N, y, n0 == 0);
+                } else {
+                    const float *dv = dtv + i * FU_TB * 16;
+                    if (nb == FU_NB)
+                        fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab);
+                    else
+                        fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab);
+                }
+            }
+        }
+        // ---- epilogue, row by row: + D u, * silu(z), store y
+        for (int64_t tt = 0; tt < tb; tt++) {
+            const int64_t bl = bl0 + tt;
+            const float *urow = t->u + bl * D, *zrow = t->z ? t->z + bl * D : NULL;
+            float *yrow = t->y + bl * D;
+            for (int64_t i = 0; i < ntl; i++) {
+                const fu_tile tl = fu_tile_of(g, &un, i, 16);
+                const __mmask16 mk = tl.m == 16 ? full : last;
+                __m512 y = _mm512_load_ps(yb + (i * FU_TB + tt) * 16);
+                if (t->Dskip) {
+                    const __m512 dsk = g->head ? _mm512_set1_ps(t->Dskip[tl.k]) : _mm512_maskz_loadu_ps(mk, t->Dskip + tl.c);
+                    y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, urow + tl.c), y);
+                }
+                if (zrow) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, zrow + tl.c), &tab));
+                _mm512_mask_storeu_ps(yrow + tl.c, mk, y);
+            }
+        }
+    }
+    // ---- the final state out
+    if (t->h_last)
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, 16);
+            const float *h = hm + i * N * 16;
+            for (int64_t l = 0; l < tl.m; l++)
+                for (int64_t n = 0; n < N; n++) t->h_last[(b * D + tl.c + l) * N + n] = h[n * 16 + l];
+        }
+    (void)fu_softplusf, (void)W, (void)c0;
+}
+
+#else
+// ---------------------------------------------------------------- portable (AVX2 / scalar)
+
+static inline float fu_silu(float z)
+{
+    float e = mb_exp_portable(-fabsf(z));
+    return (z < 0 ? z * e : z) / (1.0f + e);
+}
+
+static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
+                        float *scr)
+{
+    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, VL = FU_VL;
+    const fu_unit un = fu_unit_of(g, unit);
+    const int64_t b = un.b, ntl = un.ntl;
+    float *hm = scr + ntl * N * VL; /* [ntl][N][VL] state (the A2 part is unused here) */
+    float *dtv = hm + ntl * N * VL; /* [TB][VL] dt */
+    float *dtu = dtv + FU_TB * VL;  /* [TB][VL] dt * u */
+    float *yb = dtu + FU_TB * VL;   /* [TB][VL] y */
+    float *dec = yb + FU_TB * VL;   /* [TB] head: exp(dt A) per step */
+
+    for (int64_t i = 0; i < ntl; i++) {
+        const fu_tile tl = fu_tile_of(g, &un, i, VL);
+        float *h = hm + i * N * VL;
+        memset(h, 0, (size_t)(N * VL) * sizeof(float));
+        if (t->h0)
+            for (int64_t l = 0; l < tl.m; l++)
+                for (int64_t n = 0; n < N; n++) h[n * VL + l] = t->h0[(b * D + tl.c + l) * N + n];
+    }
+    for (int64_t t0 = 0; t0 < L; t0 += FU_TB) {
+        const int64_t tb = L - t0 < FU_TB ? L - t0 : FU_TB, bl0 = b * L + t0;
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, VL);
+            const int64_t c = tl.c, m = tl.m;
+            float *h = hm + i * N * VL;
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const int64_t bl = bl0 + tt;
+                for (int64_t l = 0; l < VL; l++) {
+                    const int64_t k = g->head ? tl.k : c + l;
+                    float dt = 0.0f, u = 0.0f;
+                    if (l < m) {
+                        dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                        if (s->softplus) dt = fu_softplusf(dt);
+                        u = t->u[bl * D + c + l];
+                    }
+                    dtv[tt * VL + l] = dt;
+                    dtu[tt * VL + l] = dt * u;
+                }
+                if (g->head) dec[tt] = mb_exp_portable(dtv[tt * VL] * t->A[tl.k]);
+            }
+            const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const float *bt = Bp + tt * G * N, *ct = Cp + tt * G * N;
+                float y[FU_VL] = {0};
+                for (int64_t n = 0; n < N; n++) {
+                    float *hn = h + n * VL;
+                    for (int64_t l = 0; l < VL; l++) {
+                        const int64_t d = l < m ? c + l : c; /* dead lanes reuse a live channel's A */
+                        const float a = g->head ? dec[tt] : mb_exp_portable(dtv[tt * VL + l] * t->A[d * N + n]);
+                        hn[l] = a * hn[l] + dtu[tt * VL + l] * bt[n];
+                        y[l] += ct[n] * hn[l];
+                    }
+                }
+                for (int64_t l = 0; l < VL; l++) yb[tt * VL + l] = y[l];
+            }
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const int64_t bl = bl0 + tt;
+                for (int64_t l = 0; l < m; l++) {
+                    float y = yb[tt * VL + l];
+                    const float u = t->u[bl * D + c + l];
+                    if (t->Dskip) y += t->Dskip[g->head ? tl.k : c + l] * u;
+                    if (t->z) y *= fu_silu(t->z[bl * D + c + l]);
+                    t->y[bl * D + c + l] = y;
+                }
+            }
+        }
+    }
+    if (t->h_last)
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, VL);
+            const float *h = hm + i * N * VL;
+            for (int64_t l = 0; l < tl.m; l++)
+                for (int64_t n = 0; n < N; n++) t->h_last[(b * D + tl.c + l) * N + n] = h[n * VL + l];
+        }
+}
+#endif
+
+// ---------------------------------------------------------------- the kernel
+
+static int fu_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
+{
+    (void)err;
+    const int threads = o->threads > 0 ? o->threads : 1;
+    fu_geom g;
+    fu_geom_init(&g, s, threads);
+    float *scratch = ws; /* [threads][thread_floats] */
+#pragma omp parallel num_threads(threads)
+    {
+        float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < g.units; u++) fu_run_unit(&g, s, t, u, scr);
+    }
+    return 0;
+}
+
+/* Counted from the algorithm, per state update (diag): dt*A (1), dt*u*B (1, dt*u hoisted),
+ * a*h + x (2), C*h (2) = 6 flops and one exp; head problems drop the dt*A multiply per
+ * update (5 flops) and take one exp per (head, step). Per (b, t, channel): dt*u (1), D*u
+ * (2), the gate (4: silu's add, divide, multiply and y's multiply); softplus and silu count
+ * one exp each, per channel (diag) or per head (head) for softplus. Bytes: every tensor
+ * once, plus the per-thread scratch written and read once (it stays in L1/L2). */
+static void fu_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
+{
+    const double upd = scan_shape_updates(s);
+    const double BL = (double)s->batch * s->seqlen, BLD = BL * s->channels;
+    const bool head = s->a_kind == SCAN_A_HEAD;
+    const double BLK = BL * (double)scan_shape_k(s);
+    c->flops = (head ? 5.0 : 6.0) * upd + (head ? BLK : 0) +
+               BLD * (1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 4 : 0));
+    c->exps = (head ? BLK : upd) + (s->softplus ? BLK : 0) + (s->has_z ? BLD : 0);
+    c->workspace = (double)fu_workspace(s, o);
+    c->bytes = (double)scan_shape_tensor_bytes(s) + 2.0 * c->workspace;
+}
+
+const scan_kernel scan_kernel_fused = {
+    .name = "fused",
+#if defined(__AVX512F__)
+    .exp_routine = "mb_exp_avx512",
+#else
+    .exp_routine = "mb_exp_portable",
+#endif
+    .summary = "state in registers, one pass over t per channel tile, exp(dt*A) on the fly",
+    .supports = "diag and head, every optional tensor",
+    .unsupported = fu_unsupported,
+    .workspace_bytes = fu_workspace,
+    .forward = fu_forward,
+    .cost = fu_cost,
+};
