@@ -6,11 +6,15 @@
 
 extern const scan_kernel scan_kernel_reference;
 extern const scan_kernel scan_kernel_sequential;
+extern const scan_kernel scan_kernel_pscan;
+extern const scan_kernel scan_kernel_ssd;
 extern const scan_kernel scan_kernel_fused;
 
 const scan_kernel *const scan_kernels[] = {
     &scan_kernel_reference,
     &scan_kernel_sequential,
+    &scan_kernel_pscan,
+    &scan_kernel_ssd,
     &scan_kernel_fused,
 };
 const int scan_kernel_count = (int)(sizeof scan_kernels / sizeof scan_kernels[0]);
