@@ -35,9 +35,17 @@ typedef struct {
 
 static inline mb_exp_tab mb_exp_tab_init(void)
 {
-    float t[32];
-    for (int j = 0; j < 32; j++) t[j] = (float)exp2((double)j / 32.0);
-    return (mb_exp_tab){_mm512_loadu_ps(t), _mm512_loadu_ps(t + 16)};
+    /* 2^(j/32) rounded to float */
+    static const float t[32] __attribute__((aligned(64))) = {
+        1.000000000e+00f, 1.021897197e+00f, 1.044273734e+00f, 1.067140460e+00f,
+        1.090507746e+00f, 1.114386797e+00f, 1.138788581e+00f, 1.163724899e+00f,
+        1.189207077e+00f, 1.215247393e+00f, 1.241857767e+00f, 1.269050956e+00f,
+        1.296839595e+00f, 1.325236678e+00f, 1.354255557e+00f, 1.383909941e+00f,
+        1.414213538e+00f, 1.445180774e+00f, 1.476826191e+00f, 1.509164453e+00f,
+        1.542210817e+00f, 1.575980902e+00f, 1.610490322e+00f, 1.645755529e+00f,
+        1.681792855e+00f, 1.718619347e+00f, 1.756252170e+00f, 1.794709086e+00f,
+        1.834008098e+00f, 1.874167681e+00f, 1.915206552e+00f, 1.957144141e+00f};
+    return (mb_exp_tab){_mm512_load_ps(t), _mm512_load_ps(t + 16)};
 }
 
 /* 2^y for y <= 0 (y >= -131072 for the index; anything below -150 gives 0 anyway). */

@@ -1,0 +1,99 @@
+/* tests/test_cost.c: the cost models of pscan, ssd and fused (flops, exps, bytes,
+ * workspace) against counts worked by hand on small shapes (the arithmetic is in the
+ * comments), so a change to a kernel that forgets its cost model fails here. */
+#include <math.h>
+
+#include "check.h"
+#include "kernels/scan.h"
+
+/* B=1 L=4 D=2 N=2 G=1, softplus, bias, Dskip, z on, no h0 / h_last.
+ * updates = 16; B*L*D = 8.
+ * tensor floats, diag: u 8 + delta 8 + bias 2 + A 4 + Bm 8 + Cm 8 + Dskip 2 + z 8 + y 8 = 56
+ *               head (H=1): u 8 + delta 4 + bias 1 + A 1 + Bm 8 + Cm 8 + Dskip 1 + z 8 + y 8 = 47 */
+static scan_shape small(scan_a_kind a)
+{
+    return (scan_shape){.batch = 1, .seqlen = 4, .channels = 2, .d_state = 2,
+                        .heads = a == SCAN_A_HEAD ? 1 : 2, .groups = 1, .a_kind = a,
+                        .softplus = true, .has_bias = true, .has_dskip = true, .has_z = true};
+}
+
+static scan_cost cost_of(const char *name, const scan_shape *s, int chunk)
+{
+    const scan_kernel *k = scan_kernel_find(name);
+    scan_cost c = {0};
+    CHECK(k != NULL, "kernel %s in the table", name);
+    if (!k) return c;
+    scan_opts o = {.threads = 1, .chunk = chunk};
+    k->cost(s, &o, &c);
+    CHECK(c.workspace == (double)k->workspace_bytes(s, &o), "%s: cost.workspace == workspace_bytes", name);
+    return c;
+}
+
+#define EXPECT(c, f, e, b)                                                                  \
+    do {                                                                                    \
+        CHECK_NEAR((c).flops, f, 0, "flops");                                               \
+        CHECK_NEAR((c).exps, e, 0, "exps");                                                 \
+        CHECK_NEAR((c).bytes, b, 0, "bytes");                                               \
+    } while (0)
+
+int main(void)
+{
+    const scan_shape sd = small(SCAN_A_DIAG), sh = small(SCAN_A_HEAD);
+
+    // ---- pscan. L=4: up-sweep s=1 pairs i=1,3 (2), s=2 i=3 (1); down-sweep s=2 none,
+    // s=1 i=2 (1): 4 applications per (d, n), x 4 (d, n) = 16. Workspace 2 x 16 floats = 128 B.
+    // flops diag: 4/update (dt*A, dt*u*B, C*h: 2) x 16 = 64, 3 x 16 applications = 48,
+    //   per (t, d) 1 + 2 + 4 = 7 x 8 = 56: 168.  head: 3 x 16 + 48 + 56 = 152.
+    // exps diag: 16 + softplus 8 + silu 8 = 32; head: 4 (t, head) + 4 + 8 = 16.
+    // bytes: tensors + workspace written + 6 floats x 16 applications + h read (16 floats):
+    //   diag 224 + 128 + 384 + 64 = 800; head 188 + 128 + 384 + 64 = 764.
+    scan_cost c = cost_of("pscan", &sd, 0);
+    EXPECT(c, 168, 32, 800);
+    CHECK_NEAR(c.workspace, 128, 0, "pscan workspace");
+    c = cost_of("pscan", &sh, 0);
+    EXPECT(c, 152, 16, 764);
+    /* L=5: up s=1 i=1,3; s=2 i=3; down s=1 i=2,4: 5 applications (2L - 2 - floor(log2 L)) */
+    scan_shape s5 = sd;
+    s5.seqlen = 5;
+    c = cost_of("pscan", &s5, 0);
+    /* 4 x 20 + 3 x 5 x 4 + 7 x 10 = 80 + 60 + 70 */
+    CHECK_NEAR(c.flops, 210, 0, "pscan L=5 flops");
+
+    // ---- fused. diag: 6/update x 16 = 96 + 7 x 8 = 152; exps 16 + 8 + 8 = 32.
+    // head: 5/update x 16 = 80 + dt*A per (t, head) 4 + 56 = 140; exps 4 + 4 + 8 = 16.
+    // bytes: tensors + the scratch written and read once.
+    c = cost_of("fused", &sd, 0);
+    EXPECT(c, 152, 32, 224 + 2 * c.workspace);
+    c = cost_of("fused", &sh, 0);
+    EXPECT(c, 140, 16, 188 + 2 * c.workspace);
+#if defined(__AVX512F__)
+    /* one thread, one unit of one 16-lane tile: A2 + state 2 x N x 16 = 64, dt, dt*u, y
+     * 3 x 32 x 16 = 1536 floats (head: no A2, plus dt and decay 2 x 32): 6400 / 6272 B */
+    CHECK_NEAR(cost_of("fused", &sd, 0).workspace, 6400, 0, "fused workspace diag");
+    CHECK_NEAR(cost_of("fused", &sh, 0).workspace, (32 + 1536 + 64) * 4, 0, "fused workspace head");
+#endif
+
+    // ---- ssd (head only), chunk 3: chunks of q = 3 and q = 1. H=1, P=2, N=2, Dg=2.
+    // q=3 per group: C B^T 2*9*2 = 36, states 2*2*3*2 = 24, state output 24, scale-add 2*3*2 = 12: 96
+    //     per head: mask 3*4 = 12, masked product 2*9*2 = 36, cumsum + weights 3*3 = 9,
+    //     dt*u and weighting 2*3*2 = 12: 69
+    // q=1 per group: 4 + 8 + 8 + 4 = 24; per head 2 + 4 + 3 + 4 = 13
+    // recurrence 2 x 2 chunks x N 2 x D 2 = 16; per (t, d) D*u 2 + gate 4 = 6 x 8 = 48
+    // flops = 96 + 69 + 24 + 13 + 16 + 48 = 266
+    // exps: mask 6 + 1, weights 3 + 1, exp(S) 3 + 1 = 15; softplus 4; silu 8: 27
+    // bytes: tensors 188; chunk states 2 x 2 x 2 floats = 32 B written and read: 64;
+    //   y written and re-read 2 x 32 = 64; S and exp(S) 2 x 2 x 3 floats = 48 B, twice: 96: 412
+    c = cost_of("ssd", &sh, 3);
+    EXPECT(c, 266, 27, 412);
+    /* workspace: states 8 + S, exp(S) 12 + scratch max(CB, M 18 + Xd, Xw 12 + dt, w 6 = 36,
+     * Hin + Y (2 + 3) x 2 = 10) rounded up to 48 floats: 68 floats */
+    CHECK_NEAR(c.workspace, 68 * 4, 0, "ssd workspace");
+    /* chunk > L is clamped to L: one chunk of 4 */
+    scan_cost c4 = cost_of("ssd", &sh, 100), c4b = cost_of("ssd", &sh, 4);
+    CHECK_NEAR(c4.flops, c4b.flops, 0, "ssd chunk > L == chunk L");
+    /* ssd refuses diag, with a reason */
+    const scan_kernel *ssd = scan_kernel_find("ssd");
+    scan_opts o1 = {.threads = 1};
+    CHECK(ssd && ssd->unsupported(&sd, &o1) != NULL, "ssd refuses diag problems");
+    return check_report("test_cost");
+}

@@ -1,0 +1,100 @@
+/* tests/test_kernel_cases.c: cases particular to pscan, ssd and fused that the common grid
+ * of tests/test_kernels.c does not reach: pscan on lengths that are not powers of two with
+ * more threads than levels have pairs; ssd with L not a multiple of the chunk, chunk 1,
+ * chunk > L, groups, and its refusal of diag problems; fused with state counts that are
+ * not multiples of its 16-state register block, heads whose width is a multiple of the
+ * vector width, more threads than work units, and an initial state. Each against the
+ * fp64 oracle within SCAN_TOLERANCE, y and the final state. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "common/mem.h"
+#include "kernels/scan.h"
+
+static void run(const char *kname, scan_shape s, int threads, int chunk)
+{
+    const scan_kernel *k = scan_kernel_find(kname);
+    CHECK(k != NULL, "kernel %s", kname);
+    if (!k) return;
+    char desc[160];
+    scan_shape_describe(&s, desc, sizeof desc);
+    scan_opts o = {.threads = threads, .chunk = chunk};
+    const char *why = k->unsupported(&s, &o);
+    CHECK(why == NULL, "%s refused %s: %s", kname, desc, why ? why : "");
+    if (why) return;
+    mb_err err;
+    scan_problem p;
+    scan_fill f = SCAN_FILL_DEFAULT(77);
+    if (scan_problem_init(&p, &s, &f, &err)) {
+        CHECK(0, "init %s: %s", desc, err.msg);
+        return;
+    }
+    scan_sizes n;
+    scan_shape_sizes(&s, &n);
+    double *ry = malloc((size_t)n.y * sizeof(double)), *rh = malloc((size_t)n.h_last * sizeof(double));
+    size_t wsb = k->workspace_bytes(&s, &o);
+    void *ws = wsb ? mb_alloc(wsb) : NULL;
+    CHECK(scan_reference(&s, &p.t, ry, rh, &err) == 0, "oracle: %s", err.msg);
+    int rc = k->forward(&s, &p.t, &o, ws, &err);
+    CHECK(rc == 0, "%s %s: %s", kname, desc, err.msg);
+    scan_errors e = scan_compare(p.t.y, ry, n.y), eh = scan_compare(p.t.h_last, rh, n.h_last);
+    CHECK(e.max_rel_err <= SCAN_TOLERANCE, "%s %s threads=%d chunk=%d: y err %.3g", kname, desc,
+          threads, chunk, e.max_rel_err);
+    CHECK(eh.max_rel_err <= SCAN_TOLERANCE, "%s %s threads=%d chunk=%d: h_last err %.3g", kname,
+          desc, threads, chunk, eh.max_rel_err);
+    free(ry);
+    free(rh);
+    mb_free(ws);
+    scan_problem_free(&p);
+}
+
+static scan_shape shape(int64_t L, int64_t D, int64_t N, int64_t H, int64_t G, scan_a_kind a)
+{
+    return (scan_shape){.batch = 1, .seqlen = L, .channels = D, .d_state = N, .heads = a == SCAN_A_HEAD ? H : D,
+                        .groups = G, .a_kind = a, .softplus = true, .has_bias = true,
+                        .has_dskip = true, .has_z = true, .has_h0 = true, .want_h_last = true};
+}
+
+int main(void)
+{
+    // ---- pscan: odd lengths, up to 5 threads (more than the pairs of the top levels)
+    const int64_t Ls[] = {3, 5, 31, 33, 100, 1000, 1025};
+    for (size_t i = 0; i < sizeof Ls / sizeof *Ls; i++)
+        for (int th = 1; th <= 5; th += 2) {
+            run("pscan", shape(Ls[i], 1, 16, 1, 1, SCAN_A_DIAG), th, 0);
+            run("pscan", shape(Ls[i], 4, 3, 2, 1, SCAN_A_HEAD), th, 0);
+        }
+    scan_shape wide = shape(77, 5000, 2, 1, 1, SCAN_A_DIAG); /* D*N row over one slice */
+    run("pscan", wide, 2, 0);
+
+    // ---- ssd: chunk 1, L not a multiple of the chunk, chunk == L, chunk > L, groups
+    const int chunks[] = {1, 7, 16, 50, 64, 1000};
+    for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++) {
+        run("ssd", shape(50, 24, 16, 4, 1, SCAN_A_HEAD), 2, chunks[i]);
+        run("ssd", shape(50, 24, 5, 6, 3, SCAN_A_HEAD), 3, chunks[i]);
+    }
+    scan_shape b2 = shape(130, 128, 32, 2, 2, SCAN_A_HEAD);
+    b2.batch = 2;
+    run("ssd", b2, 2, 0);
+    run("ssd", b2, 5, 32);
+    const scan_kernel *ssd = scan_kernel_find("ssd");
+    scan_opts o = {.threads = 1};
+    scan_shape dg = shape(8, 4, 2, 1, 1, SCAN_A_DIAG);
+    const char *why = ssd ? ssd->unsupported(&dg, &o) : NULL;
+    CHECK(why && strstr(why, "head"), "ssd must refuse diag with a reason naming head problems");
+
+    // ---- fused: N around the 16-state block, head width a multiple of 16, threads > units
+    const int64_t Ns[] = {15, 17, 33};
+    for (size_t i = 0; i < sizeof Ns / sizeof *Ns; i++) {
+        run("fused", shape(70, 48, Ns[i], 48, 1, SCAN_A_DIAG), 2, 0);
+        run("fused", shape(70, 64, Ns[i], 2, 2, SCAN_A_HEAD), 2, 0);
+    }
+    run("fused", shape(40, 16, 16, 1, 1, SCAN_A_HEAD), 4, 0);  /* one head, four threads */
+    run("fused", shape(40, 100, 16, 100, 4, SCAN_A_DIAG), 3, 0); /* groups of 25 channels */
+    scan_shape fb = shape(100, 96, 16, 3, 1, SCAN_A_HEAD);
+    fb.batch = 3;
+    run("fused", fb, 2, 0);
+    return check_report("test_kernel_cases");
+}
