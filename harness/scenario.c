@@ -171,7 +171,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     snprintf(e->section, sizeof e->section, "%s", section);
     snprintf(e->key, sizeof e->key, "%s", name);
     snprintf(e->value, sizeof e->value, "%s", value);
-    snprintf(e->where, sizeof e->where, "%s:%d", s->path, line);
+    char where[sizeof e->where]; /* (formatted aside: GCC cannot tell s->path from e->where) */
+    snprintf(where, sizeof where, "%s:%d", s->path, line);
+    memcpy(e->where, where, sizeof where);
     return 1;
 }
 
@@ -571,9 +573,10 @@ int scenario_points(const scenario *s, scen_point **pts, int *n, mb_err *err)
             else {
                 q->headdim = q->axis_val[SCEN_HEADDIM] ? q->axis_val[SCEN_HEADDIM] : 64;
                 if (sh.channels % q->headdim) {
+                    const long long hd = (long long)q->headdim;
                     free(p);
                     return mb_fail(err, "%s: at the point %s: headdim %lld does not divide channels %lld", s->path,
-                                   label[0] ? label : "(no axes)", (long long)q->headdim, (long long)sh.channels);
+                                   label[0] ? label : "(no axes)", hd, (long long)sh.channels);
                 }
                 sh.heads = sh.channels / q->headdim;
             }
