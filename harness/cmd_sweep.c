@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "harness/bench.h"
@@ -314,12 +315,18 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         const double elapsed = bench_now() - t0;
         hms(elapsed, el, sizeof el);
         hms(done_now ? elapsed / done_now * (todo - done_now) : NAN, eta, sizeof eta);
-        if (tty)
-            fprintf(stderr, "\r\033[K[%d/%d] %s  %s T=%d  elapsed %s  ETA %s%s%s", done_now + 1, todo, k->name, desc,
-                    p->threads, el, eta, last[0] ? "  | last: " : "", last);
+        if (tty) { /* one line, cut to the terminal's width so that \r can redraw it */
+            char line[512];
+            struct winsize ws;
+            int cols = ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 160;
+            snprintf(line, sizeof line, "[%d/%d] elapsed %s ETA %s  %s  %s T=%d%s%s", done_now + 1, todo, el, eta,
+                     k->name, desc, p->threads, last[0] ? "  | last: " : "", last);
+            if (cols - 1 < (int)sizeof line) line[cols - 1] = 0;
+            fprintf(stderr, "\r\033[K%s", line);
+        }
         else
-            fprintf(stderr, "[%d/%d] %s  %s T=%d  elapsed %s  ETA %s\n", done_now + 1, todo, k->name, desc, p->threads,
-                    el, eta);
+            fprintf(stderr, "[%d/%d] elapsed %s ETA %s  %s  %s T=%d\n", done_now + 1, todo, el, eta, k->name, desc,
+                    p->threads);
         results_utc_now(started, sizeof started, false);
         bench_settings set = sc->set;
         set.threads = p->threads;

@@ -336,7 +336,7 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
         const fits_series *se = &s->series[k];
         if (!c->block_of[k]) {
             if (noff < sizeof note)
-                noff += (size_t)snprintf(note + noff, sizeof note - noff, "%snot drawn: %s (%.90s)", noff ? "\n" : "",
+                noff += (size_t)snprintf(note + noff, sizeof note - noff, "%snot drawn: %s (%.160s)", noff ? "\n" : "",
                                          se->kernel, se->note);
             continue;
         }
