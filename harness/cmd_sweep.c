@@ -272,6 +272,14 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         rc = 1;
         goto done;
     }
+    /* a calibration older than a kernel's exp routine cannot bound that kernel's exps */
+    for (int k = 0; cal.valid && k < sc->nkernels; k++) {
+        const char *er = sc->kernels[k]->exp_routine;
+        const calib_row *row = calib_row_for(&cal, 1);
+        if (er && row && calib_exp_rate(&cal, row, er) <= 0)
+            fprintf(stderr, "mbench: warning: the calibration (%s) has no rate for %s, the exp routine of %s: its exp "
+                            "ceiling is left out; run `mbench calibrate` again\n", cal.path, er, sc->kernels[k]->name);
+    }
     char warn[2048];
     if (machine_warnings(json_object_get(meta, "machine"), warn, sizeof warn))
         for (char *save = NULL, *l = strtok_r(warn, "\n", &save); l; l = strtok_r(NULL, "\n", &save))

@@ -12,7 +12,6 @@ set yrange [0:*]
 set offsets graph 0.04, graph 0.04, graph 0.06, 0
 set ylabel "time at the ceiling / median time (%)"
 set title title_of(sprintf("Fraction of this machine's calibrated ceiling vs %s", axissym))
-set key top left
 
 do for [fmt in "png svg"] {
     eval(term_cmd(fmt))

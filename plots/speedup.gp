@@ -13,7 +13,6 @@ set yrange [symin:symax]
 eval("set ytics ".sytics)
 set ylabel "speedup over sequential (higher is faster)"
 set title title_of(sprintf("Speedup over the sequential kernel vs %s", axissym))
-set key top left
 
 do for [fmt in "png svg"] {
     eval(term_cmd(fmt))

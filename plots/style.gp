@@ -2,8 +2,8 @@
 # term_cmd(fmt) gives the terminal for "png" (pngcairo) or "svg"; the same size and
 # fonts for both, so the PNG and the SVG of a plot are the same figure.
 term_cmd(fmt) = (fmt eq "png") \
-    ? "set terminal pngcairo size 1200,820 enhanced font 'DejaVu Sans,13' linewidth 1.4 background '#ffffff'" \
-    : "set terminal svg size 1200,820 enhanced font 'DejaVu Sans,13' linewidth 1.4 background '#ffffff'"
+    ? "set terminal pngcairo size 1400,820 enhanced font 'DejaVu Sans,13' linewidth 1.4 background '#ffffff'" \
+    : "set terminal svg size 1400,820 enhanced font 'DejaVu Sans,13' linewidth 1.4 background '#ffffff'"
 
 # "Title\nshape\nmachine", the first line bold
 title_of(what) = sprintf("{/:Bold %s}\n{/=11 %s}\n{/=11 %s}", what, shape, machine)
@@ -12,7 +12,7 @@ set datafile missing "NaN"
 set border 3 lw 1.2
 set tics nomirror out
 set grid xtics ytics mxtics mytics lw 0.6 lc rgb "#dddddd", lw 0.4 lc rgb "#eeeeee"
-set key opaque box lc rgb "#bbbbbb" samplen 2.5 spacing 1.25 width 1
+set key outside right top vertical Left reverse box lc rgb "#bbbbbb" samplen 2.5 spacing 1.3 width 1
 set xlabel xlabel
 eval("set xtics ".xtics)
 set bmargin 6

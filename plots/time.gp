@@ -14,7 +14,6 @@ set yrange [tymin:tymax]
 eval("set ytics ".tytics)
 set ylabel sprintf("median time per call (%s)", tunit)
 set title title_of(sprintf("Selective scan, %s: time vs %s", direction, axissym))
-set key top left
 
 do for [fmt in "png svg"] {
     eval(term_cmd(fmt))
