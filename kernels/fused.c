@@ -33,6 +33,7 @@
 #define FU_VL 4
 #endif
 #define FU_NB 16 /* states per register block */
+#define FU_UNIT_FLOATS (24 * 1024) /* target scratch of a work unit (96 KB) */
 
 // ---------------------------------------------------------------- geometry
 
@@ -50,8 +51,8 @@ typedef struct {
 } fu_geom;
 
 /* Units are contiguous runs of tiles of one batch element (and one group, diag; whole
- * heads, head), as few as give every thread one, so that a thread reads each row of u,
- * delta, z and y as one contiguous run per time step. */
+ * heads, head), as few as give every thread one, but capped in size (FU_UNIT_FLOATS);
+ * a unit reads each row of u, delta, z and y as one contiguous run per time step. */
 static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
 {
     g->B = s->batch, g->L = s->seqlen, g->D = s->channels, g->N = s->d_state, g->G = s->groups;
@@ -65,6 +66,12 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     int64_t want = (threads + outer - 1) / outer;
     g->chunks = want < 1 ? 1 : want > inner ? inner : want;
     g->chunk_len = (inner + g->chunks - 1) / g->chunks;
+    /* ... but small enough that a unit's scratch (state, A, per-block buffers) stays near
+     * L1/L2 size, FU_UNIT_FLOATS, next to the rows being streamed */
+    const int64_t per = g->head ? g->seg_tiles * (g->N * FU_VL + 3 * FU_TB * FU_VL) + 2 * FU_TB
+                                : 2 * g->N * FU_VL + 3 * FU_TB * FU_VL;
+    const int64_t cap = FU_UNIT_FLOATS / per > 1 ? FU_UNIT_FLOATS / per : 1;
+    if (g->chunk_len > cap) g->chunk_len = cap;
     g->chunks = (inner + g->chunk_len - 1) / g->chunk_len;
     g->units = outer * g->chunks;
     g->unit_tiles = g->head ? g->chunk_len * g->seg_tiles : g->chunk_len;
