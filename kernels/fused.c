@@ -183,15 +183,15 @@ fu_head_block(const int nb, const int64_t tb, float *hm, const float *dec, const
     for (int64_t t = 0; t < tb; t++) {
         const __m512 a = _mm512_set1_ps(dec[t]), du = _mm512_load_ps(dtu + 16 * t);
         const float *bt = Bp + t * stride, *ct = Cp + t * stride;
-        __m512 y0 = first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t);
-        __m512 y1 = _mm512_setzero_ps();
+        /* four partial sums: the per-step work is short here, so y's chain must be too */
+        __m512 y[4] = {first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t), _mm512_setzero_ps(),
+                       _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 16
         for (int j = 0; j < nb; j++) {
             h[j] = _mm512_fmadd_ps(a, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
-            if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y1);
-            else y0 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y0);
+            y[j & 3] = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y[j & 3]);
         }
-        _mm512_store_ps(yb + 16 * t, _mm512_add_ps(y0, y1));
+        _mm512_store_ps(yb + 16 * t, _mm512_add_ps(_mm512_add_ps(y[0], y[1]), _mm512_add_ps(y[2], y[3])));
     }
     for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
 }
