@@ -42,25 +42,36 @@ static int64_t ps_pairs(int64_t L, int64_t first, int64_t step)
     return first < L ? (L - 1 - first) / step + 1 : 0;
 }
 
-/* One level: e[i] = e[i-s] o e[i] for i = first + p*step, over all batches and slices. */
+/* One level: e[i] = e[i-s] o e[i] for i = first + p*step, over all batches and slices.
+ * Called by every thread of the team: each takes a contiguous share of the (batch, pair,
+ * slice) items (decomposed once, then counted up: no division per item), and the level
+ * ends in a barrier. */
 static void ps_level(float *dA, float *dBu, int64_t B, int64_t L, int64_t R, int64_t s,
                      int64_t first, int64_t step)
 {
     const int64_t pairs = ps_pairs(L, first, step), slices = (R + PS_SLICE - 1) / PS_SLICE;
     const int64_t items = B * pairs * slices;
-#pragma omp for schedule(static)
-    for (int64_t it = 0; it < items; it++) {
-        const int64_t sl = it % slices, bp = it / slices, b = bp / pairs, p = bp % pairs;
-        const int64_t i = first + p * step;
-        const int64_t r0 = sl * PS_SLICE, r1 = r0 + PS_SLICE < R ? r0 + PS_SLICE : R;
-        float *a_hi = dA + (b * L + i) * R, *x_hi = dBu + (b * L + i) * R;
-        const float *a_lo = dA + (b * L + i - s) * R, *x_lo = dBu + (b * L + i - s) * R;
+    const int64_t nth = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t lo = items * me / nth, hi = items * (me + 1) / nth;
+    if (lo < hi) {
+        int64_t sl = lo % slices, p = (lo / slices) % pairs, b = lo / slices / pairs;
+        for (int64_t it = lo; it < hi; it++) {
+            const int64_t i = first + p * step;
+            const int64_t r0 = sl * PS_SLICE, r1 = r0 + PS_SLICE < R ? r0 + PS_SLICE : R;
+            float *a_hi = dA + (b * L + i) * R, *x_hi = dBu + (b * L + i) * R;
+            const float *a_lo = dA + (b * L + i - s) * R, *x_lo = dBu + (b * L + i - s) * R;
 #pragma omp simd
-        for (int64_t r = r0; r < r1; r++) {
-            x_hi[r] = a_hi[r] * x_lo[r] + x_hi[r];
-            a_hi[r] = a_hi[r] * a_lo[r];
+            for (int64_t r = r0; r < r1; r++) {
+                x_hi[r] = a_hi[r] * x_lo[r] + x_hi[r];
+                a_hi[r] = a_hi[r] * a_lo[r];
+            }
+            if (++sl == slices) {
+                sl = 0;
+                if (++p == pairs) p = 0, b++;
+            }
         }
     }
+#pragma omp barrier
 }
 
 static int ps_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
