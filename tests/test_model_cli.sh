@@ -44,6 +44,17 @@ m = max(abs(v) for v in y); e = max(abs(p - q) for p, q in zip(x, y))
 assert len(x) == len(y) and e <= 1e-3 * m, (e, m)
 PY
 then echo "FAIL: logits of sequential vs reference differ"; fails=$((fails+1)); fi
+# an independent implementation (tests/ref_mamba.py: plain Python, float64, written from the
+# PyTorch reference) gives the same logits for both families; and it does notice wrong ones
+echo '[[1, 200, 3, 77, 5, 9, 250, 13], [6, 7, 8, 9, 10, 11, 12, 100]]' > "$work/tok2.json"
+for m in t1 t2; do
+  "$mb" model logits --model "$work/$m" --tokens "$work/tok2.json" --out "$work/$m.bin" >/dev/null 2>&1
+  n=$((n+1))
+  python3 "$src/tests/ref_mamba.py" "$work/$m" "$work/tok2.json" "$work/$m.bin" || { echo "FAIL: $m vs the Python reference"; fails=$((fails+1)); }
+done
+n=$((n+1))
+if python3 "$src/tests/ref_mamba.py" "$work/t2" "$work/tok2.json" "$work/t1.bin" >/dev/null 2>&1; then
+  echo "FAIL: the Python reference accepted another model's logits"; fails=$((fails+1)); fi
 g1=$("$mb" model generate --model "$work/t2" --tokens 1,2,3 --max-new 12 --temperature 0.9 --top-k 40 --top-p 0.95 --repetition-penalty 1.1 --seed 5 2>/dev/null)
 g2=$("$mb" model generate --model "$work/t2" --tokens 1,2,3 --max-new 12 --temperature 0.9 --top-k 40 --top-p 0.95 --repetition-penalty 1.1 --seed 5 2>/dev/null)
 n=$((n+1))
