@@ -70,7 +70,7 @@ scan_shape mamba_scan_shape(const mamba_config *c, int64_t B, int64_t L, bool wi
 
 void mamba_run_free(mamba_run *r)
 {
-    float *bufs[] = {r->x, r->xn, r->xin, r->z, r->u, r->Bm, r->Cm, r->dtr, r->delta, r->y, r->last, r->scratch};
+    float *bufs[] = {r->x, r->xn, r->xin, r->z, r->u, r->Bm, r->Cm, r->dtr, r->delta, r->y, r->last, r->proj, r->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) mb_free(bufs[i]);
     mb_free(r->ws);
     memset(r, 0, sizeof *r);
@@ -107,6 +107,7 @@ int mamba_run_init(mamba_run *r, const mamba_weights *w, const scan_kernel *k, i
         {&r->u, BL * c->d_inner}, {&r->Bm, BL * GN},         {&r->Cm, BL * GN},       {&r->dtr, BL * c->dt_rank + 1},
         {&r->delta, BL * K},      {&r->y, BL * c->d_inner},  {&r->last, max_batch * c->d_model},
         {&r->scratch, (int64_t)r->threads * C},
+        {&r->proj, 3 * c->d_inner + C + K + c->dt_rank + 2 * GN},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
         *bufs[i].p = mb_alloc((size_t)bufs[i].n * sizeof(float));

@@ -44,6 +44,7 @@ typedef struct {
     float *delta;   /* [BL][I] (Mamba-1) or [BL][H] (Mamba-2) */
     float *y;       /* [BL][I] scan output */
     float *last;    /* [B][d_model] last-position rows for the head */
+    float *proj;    /* [in_proj rows + x_proj rows] one token's fused projections (decode) */
     float *scratch; /* [threads][C] conv rows */
     void *ws;       /* scan workspace, ws_bytes */
     size_t ws_bytes;

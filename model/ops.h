@@ -7,8 +7,10 @@
 #include <stdint.h>
 
 /* Y[M][N] = X[M][K] . W[N][K]^T (+ bias[N])   (PyTorch's nn.Linear: y = x W^T + b)
- * Through cblas_sgemm (cblas_sgemv when M == 1); each thread runs single-threaded BLAS on
- * its block of rows (large M) or of output features (small M). */
+ * Through cblas_sgemm; each thread runs single-threaded BLAS on its block of rows (large M)
+ * or of output features (small M). For M <= OPS_FEW_ROWS (decode) a plain SIMD dot-product
+ * loop per weight row, measured faster than OpenBLAS's sgemv on this machine (ops.c). */
+#define OPS_FEW_ROWS 8
 void ops_linear(float *Y, const float *X, const float *W, const float *bias, int64_t M, int64_t N, int64_t K,
                 int threads);
 

@@ -125,8 +125,9 @@ void mamba_weights_derive(mamba_weights *w)
     }
 }
 
-/* Allocates every tensor of the table plus the derived ones; sets param_bytes, decode_bytes. */
-static int w_alloc_all(mamba_weights *w, w_spec *s, int n, mb_err *err)
+/* Allocates every tensor of the table (zeroed if asked) plus the derived ones; sets
+ * param_bytes, decode_bytes. */
+static int w_alloc_all(mamba_weights *w, w_spec *s, int n, bool zero, mb_err *err)
 {
     const mamba_config *c = &w->cfg;
     const int64_t nA = c->arch == MAMBA_V1 ? c->d_inner * c->d_state : c->nheads;
@@ -135,7 +136,7 @@ static int w_alloc_all(mamba_weights *w, w_spec *s, int n, mb_err *err)
     for (int i = 0; i < n; i++) {
         int64_t ne = w_numel(&s[i]);
         if (!(*s[i].dst = w_alloc(w, ne))) return mb_fail(err, "out of memory for tensor \"%s\" (%lld floats)", s[i].name, (long long)ne);
-        memset(*s[i].dst, 0, (size_t)ne * sizeof(float));
+        if (zero) memset(*s[i].dst, 0, (size_t)ne * sizeof(float));
         bytes += 4.0 * (double)ne;
     }
     for (int64_t i = 0; i < c->n_layer; i++) {
@@ -162,7 +163,7 @@ int mamba_weights_alloc(mamba_weights *w, const mamba_config *cfg, mb_err *err)
         goto fail;
     }
     int n = w_specs(w, MAMBA_STYLE_HF, s);
-    if (w_alloc_all(w, s, n, err)) goto fail;
+    if (w_alloc_all(w, s, n, true, err)) goto fail;
     free(s);
     return 0;
 fail:
@@ -221,7 +222,7 @@ int mamba_weights_load(mamba_weights *w, const char *dir, mb_err *err)
             goto fail;
         }
     }
-    if (w_alloc_all(w, s, n, err)) goto fail;
+    if (w_alloc_all(w, s, n, false, err)) goto fail; /* every byte is read below */
     for (int i = 0; i < n; i++) {
         const st_tensor *t = ckpt_find(&ck, s[i].name, &f);
         if (st_tensor_read_f32(f, t, *s[i].dst, err)) goto fail;
