@@ -139,6 +139,11 @@ int fits_build(const csv_table *t, fits_set **sets, int *nsets, mb_err *err)
             for (int j = 0; j < f->n; j++) y[j] = csv_num(t, f->rows[j], "median_s");
             mb_err e2;
             f->fitted = stats_fit_power(f->x, y, f->n, &f->fit, &e2) == 0;
+            if (f->n >= 5) {
+                const int m = (f->n + 1) / 2, lo = f->n - m;
+                f->upper_from = f->x[lo];
+                f->fitted_upper = stats_fit_power(f->x + lo, y + lo, m, &f->fit_upper, &e2) == 0;
+            }
         }
     }
     *sets = out;
@@ -154,7 +159,8 @@ static void num(FILE *f, double v)
 
 void fits_write_csv(FILE *f, const fits_set *sets, int nsets, const csv_table *t)
 {
-    fprintf(f, "axis,group,kernel,n,exponent,exponent_se,prefactor_s,r2,x_min,x_max,median_min_s,median_max_s\n");
+    fprintf(f, "axis,group,kernel,n,exponent,exponent_se,prefactor_s,r2,x_min,x_max,median_min_s,median_max_s,"
+               "upper_n,upper_x_min,upper_exponent,upper_exponent_se,upper_r2\n");
     for (int i = 0; i < nsets; i++)
         for (int k = 0; k < sets[i].nseries; k++) {
             const fits_series *s = &sets[i].series[k];
@@ -168,6 +174,10 @@ void fits_write_csv(FILE *f, const fits_set *sets, int nsets, const csv_table *t
             fprintf(f, "%s,%s,%s,%d", sets[i].axis, sets[i].group, s->kernel, s->fit.n);
             num(f, s->fit.k), num(f, s->fit.k_se), num(f, exp(s->fit.c)), num(f, s->fit.r2);
             num(f, s->x[0]), num(f, s->x[s->n - 1]), num(f, tmin), num(f, tmax);
+            if (s->fitted_upper) {
+                fprintf(f, ",%d", s->fit_upper.n);
+                num(f, s->upper_from), num(f, s->fit_upper.k), num(f, s->fit_upper.k_se), num(f, s->fit_upper.r2);
+            } else fputs(",,,,,", f);
             fputc('\n', f);
         }
 }
@@ -176,6 +186,9 @@ void fits_print(FILE *f, const fits_set *set, const fits_series *s)
 {
     char se[32] = "";
     if (isfinite(s->fit.k_se)) snprintf(se, sizeof se, " ± %.3f", s->fit.k_se);
-    fprintf(f, "%-12s t ~ %s^%.3f%s   (R² %.3f, %d points%s%s%s)\n", s->kernel, set->axis, s->fit.k, se, s->fit.r2,
+    fprintf(f, "%-12s t ~ %s^%.3f%s   (R² %.3f, %d points%s%s%s)", s->kernel, set->axis, s->fit.k, se, s->fit.r2,
             s->n, se[0] ? "" : ": no error estimate", set->group[0] ? ", " : "", set->group);
+    if (s->fitted_upper)
+        fprintf(f, "; from %s=%g: ^%.3f ± %.3f", set->axis, s->upper_from, s->fit_upper.k, s->fit_upper.k_se);
+    fputc('\n', f);
 }

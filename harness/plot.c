@@ -280,6 +280,10 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
         for (int j = 0; j < s->series[k].n; j++) {
             const int r = s->series[k].rows[j];
             const char *cols[3] = {"median_s", "ci_low_s", "ci_high_s"};
+            const fits_series *fs = &s->series[k];
+            double fit = fs->fitted ? exp(fs->fit.c) * pow(fs->x[j], fs->fit.k) * c->tscale : NAN;
+            if (fit > 0 && fit < tlo) tlo = fit;
+            if (fit > thi) thi = fit;
             for (int q = 0; q < 3; q++) {
                 double v = csv_num(c->t, r, cols[q]) * c->tscale;
                 if (v > 0 && v < tlo) tlo = v;
@@ -351,6 +355,8 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
             fprintf(f, " . \"   t \\\\~ %s^{%.2f ± %.2f}\"", ai->sym, se->fit.k, se->fit.k_se);
         else if (se->fitted)
             fprintf(f, " . \"   t \\\\~ %s^{%.2f}\"", ai->sym, se->fit.k);
+        if (se->fitted_upper) /* the growth over the upper half, where fixed costs matter less */
+            fprintf(f, " . \"  (%s ≥ %g: %s^{%.2f})\"", ai->sym, se->upper_from, ai->sym, se->fit_upper.k);
         fputc('\n', f);
         /* ceiling legend: which ceiling binds */
         char bounds[64] = "";

@@ -8,6 +8,7 @@ load plotsdir."/style.gp"
 
 set format x "%g"
 set key inside left top opaque   # two panels: the legends stay inside them
+set bmargin                      # (automatic: no legend under the panels)
 set offsets graph 0.04, graph 0.04, graph 0.06, 0
 
 do for [fmt in "png svg"] {

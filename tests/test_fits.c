@@ -80,12 +80,31 @@ int main(void)
     FILE *m = open_memstream(&buf, &len);
     fits_write_csv(m, sets, nsets, &t);
     fclose(m);
-    CHECK(!strncmp(buf, "axis,group,kernel,n,exponent,exponent_se,prefactor_s,r2,x_min,x_max,median_min_s,median_max_s\n", 93), "header: %.80s", buf);
+    const char *head = "axis,group,kernel,n,exponent,exponent_se,prefactor_s,r2,x_min,x_max,median_min_s,median_max_s,"
+                       "upper_n,upper_x_min,upper_exponent,upper_exponent_se,upper_r2\n";
+    CHECK(!strncmp(buf, head, strlen(head)), "header: %.80s", buf);
     int lines = 0;
     for (char *c = buf; *c; c++) lines += *c == '\n';
     CHECK(lines == 3, "header + 2 fitted rows (got %d lines)", lines);
     CHECK(strstr(buf, "d_state,,sequential,8,1.3") != NULL, "sequential row: %s", buf);
     free(buf);
+    free(sets);
+    csv_table_free(&t);
+
+    /* a fixed cost plus linear work, t = 2 ms + 0.1 ms x N: the fit over all points
+     * bends far below 1 (0.46), the fit over the upper half (N >= 16 of 1..256) is nearer
+     * (0.74 = log(27.6 / 3.6) / log 16) */
+    csv_table_init(&t);
+    csv_table_set_head(&t, cols, NC, &err);
+    for (int i = 0; i < 9; i++) add(&t, i, "sequential", "ok", 1 << i, 1, 2e-3 + 1e-4 * (1 << i));
+    CHECK(fits_build(&t, &sets, &nsets, &err) == 0 && nsets == 1, "one set");
+    if (nsets == 1) {
+        const fits_series *f = &sets[0].series[0];
+        CHECK(f->fitted && f->fitted_upper && f->fit_upper.n == 5 && f->upper_from == 16, "upper half: %d from %g",
+              f->fit_upper.n, f->upper_from);
+        CHECK(f->fit.k < 0.5 && f->fit_upper.k > f->fit.k + 0.2 && f->fit_upper.k > 0.7 && f->fit_upper.k < 1.0, "overall %g, upper %g", f->fit.k,
+              f->fit_upper.k);
+    }
     free(sets);
     csv_table_free(&t);
 
