@@ -147,6 +147,16 @@ int64_t scan_train_extra_bytes(const scan_kernel *k, const scan_shape *s, const 
 /* The checkpoint interval opts ask for (opts.checkpoint, or the default 64). */
 int scan_opts_checkpoint(const scan_opts *o);
 
+/* The fused kernel's training entry points (kernels/fused_backward.c), for its table row:
+ * checkpoints every opts.checkpoint steps, a backward that recomputes from them. */
+size_t scan_fused_saved_bytes(const scan_shape *s, const scan_opts *o);
+int scan_fused_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
+                            mb_err *err);
+size_t scan_fused_backward_workspace(const scan_shape *s, const scan_opts *o);
+int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *g, const scan_opts *o,
+                        const void *saved, void *ws, mb_err *err);
+void scan_fused_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c);
+
 /* ---- the problem (kernels/problem.c) ---- */
 
 /* Checks sizes, divisibility and overflow; 0 or -1 with a message naming the field. */

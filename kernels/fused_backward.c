@@ -1,0 +1,732 @@
+/* kernels/fused_backward.c: training for the fused kernel (kernels/fused.c): a forward
+ * that also saves the state every K steps (K = opts.checkpoint, default 64), and a
+ * backward that recomputes the states of one K-step segment at a time from those
+ * checkpoints, then walks the segment backwards. Nothing of size L x N is kept:
+ *
+ *     saved      = [B][ceil(L/K)][D][N] checkpoints (h at t = 0, K, 2K, ...)
+ *     workspace  = per thread: the segment's states and decays, K x N x lanes floats
+ *                  each, and accumulators for the parameter gradients
+ *
+ * so the extra memory is O(B D N L / K) against sequential's 2 B L D N.
+ *
+ * Per segment, backwards (the adjoint gh = dloss/dh carried across segments):
+ *     recompute   h_t = e_t h_{t-1} + dt u B_t,  e_t = exp(dt A)   (kept for the segment)
+ *     reverse     g1 = gh + gy C_t;  dC_t += gy h_t;  dB_t += dt u g1;
+ *                 ddt += sum_n g1 (A e h_{t-1} + B u);  dA += dt g1 e h_{t-1};
+ *                 du = gy Dskip + dt (g1 . B_t);  gh = g1 e_t
+ * with gy = dy silu(z), dz = dy (C.h + D u) silu'(z); ddelta = ddt sigmoid(delta + bias).
+ *
+ * AVX-512 build: channels in lanes (tiles of 16 channels that never straddle a group
+ * (diag) or a head (head)), states in registers, mbench's table exp (kernels/simd.h) as
+ * the fused forward uses; dB and dC, sums over the 16 channels of a tile, go through a
+ * transposing reduction tree (8 states at a time, ~3 operations per sum) into per-thread
+ * accumulators. Other builds: the same algorithm one channel at a time in plain C. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "scan.h"
+#include "simd.h"
+
+#if defined(__AVX512F__)
+#define FB_VL 16
+#else
+#define FB_VL 1
+#endif
+#define FB_TB 64 /* forward_save: time steps per block */
+#define FB_NB 8  /* backward: states per register block */
+
+// ---------------------------------------------------------------- geometry
+
+typedef struct {
+    int64_t B, L, D, N, G, K, per_k, per_group;
+    int64_t Kc, nseg;       /* checkpoint interval, segments */
+    bool head;
+    int64_t seg, seg_tiles; /* AVX-512: channels per tile segment (group or head), tiles in it */
+    int64_t unit_tiles, units;
+    int64_t nBm, nA;
+    int64_t acc_floats;     /* per thread: dB, dC [B][L][G][N], dA, dbias [K], dD [K] */
+    int64_t scr_floats;     /* per thread: scratch of forward_save or backward */
+    int64_t thread_floats;
+} fb_geom;
+
+static int64_t rup16(int64_t n) { return (n + 15) / 16 * 16; }
+
+static void fb_geom_init(fb_geom *g, const scan_shape *s, const scan_opts *o)
+{
+    g->B = s->batch, g->L = s->seqlen, g->D = s->channels, g->N = s->d_state, g->G = s->groups;
+    g->K = scan_shape_k(s);
+    g->per_k = g->D / g->K, g->per_group = g->D / g->G;
+    g->head = s->a_kind == SCAN_A_HEAD;
+    g->Kc = scan_opts_checkpoint(o);
+    if (g->Kc > g->L) g->Kc = g->L;
+    g->nseg = (g->L + g->Kc - 1) / g->Kc;
+    g->seg = g->head ? g->per_k : g->per_group;
+    g->seg_tiles = (g->seg + FB_VL - 1) / FB_VL;
+    g->unit_tiles = g->head ? g->seg_tiles : 1;
+    g->units = g->head ? g->B * g->K : g->B * g->G * g->seg_tiles;
+    scan_sizes z;
+    scan_shape_sizes(s, &z);
+    g->nBm = z.Bm, g->nA = z.A;
+    g->acc_floats = rup16(2 * g->nBm + g->nA + 2 * g->K);
+    const int64_t N = g->N, V = FB_VL, T = g->Kc > FB_TB ? g->Kc : FB_TB, ntl = g->unit_tiles;
+    /* backward: hs, es [T][N][V]; hstart, A, A2, dA [N][V]; gh [ntl][N][V];
+     * dtv, dtu, sig, gy, ddt, gB, accy [T][V]; dts, dec, hd_ddt, hd_geh [T] */
+    const int64_t bwd = 2 * T * N * V + 4 * N * V + ntl * N * V + 7 * T * V + 4 * T;
+    /* forward_save: h [N][V], A2 [N][V], dtv, dtu, yb [TB][V], dts, dec [TB] */
+    const int64_t fwd = 2 * N * V + 3 * FB_TB * V + 2 * FB_TB;
+    g->scr_floats = rup16((bwd > fwd ? bwd : fwd) + 64);
+    g->thread_floats = g->acc_floats + g->scr_floats;
+}
+
+static int fb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
+
+size_t scan_fused_saved_bytes(const scan_shape *s, const scan_opts *o)
+{
+    fb_geom g;
+    fb_geom_init(&g, s, o);
+    return (size_t)(g.B * g.nseg * g.D * g.N) * sizeof(float);
+}
+
+size_t scan_fused_backward_workspace(const scan_shape *s, const scan_opts *o)
+{
+    fb_geom g;
+    fb_geom_init(&g, s, o);
+    return (size_t)fb_threads(o) * (size_t)g.thread_floats * sizeof(float);
+}
+
+static inline float fb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+static inline float fb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Sums the per-thread accumulators into the gradients (inside a parallel region). */
+static void fb_reduce(const fb_geom *g, const scan_grads *gr, const float *ws, int threads)
+{
+    const int64_t tf = g->thread_floats, nBm = g->nBm, nA = g->nA, K = g->K;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < nBm; i++) {
+        float sb = 0.0f, sc = 0.0f;
+        for (int th = 0; th < threads; th++) sb += ws[th * tf + i], sc += ws[th * tf + nBm + i];
+        gr->dBm[i] = sb;
+        gr->dCm[i] = sc;
+    }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < nA + 2 * K; i++) {
+        float sum = 0.0f;
+        for (int th = 0; th < threads; th++) sum += ws[th * tf + 2 * nBm + i];
+        if (i < nA) gr->dA[i] = sum;
+        else if (i < nA + K) {
+            if (gr->ddelta_bias) gr->ddelta_bias[i - nA] = sum;
+        } else if (gr->dDskip) gr->dDskip[i - nA - K] = sum;
+    }
+}
+
+#if !defined(__AVX512F__)
+// ---------------------------------------------------------------- portable: one channel at a time
+
+static void fb_forward_save_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, float *ckpt,
+                                float *ws, int threads)
+{
+    const int64_t B = g->B, L = g->L, D = g->D, N = g->N, G = g->G, K = g->K;
+#pragma omp parallel num_threads(threads)
+    {
+        float *h = ws + (int64_t)omp_get_thread_num() * g->thread_floats + g->acc_floats; /* [N] */
+#pragma omp for schedule(static)
+        for (int64_t bd = 0; bd < B * D; bd++) {
+            const int64_t b = bd / D, d = bd % D, k = d / g->per_k, gi = d / g->per_group;
+            for (int64_t n = 0; n < N; n++) h[n] = t->h0 ? t->h0[bd * N + n] : 0.0f;
+            for (int64_t l = 0; l < L; l++) {
+                const int64_t bl = b * L + l;
+                if (l % g->Kc == 0)
+                    memcpy(ckpt + ((b * g->nseg + l / g->Kc) * D + d) * N, h, (size_t)N * sizeof(float));
+                float dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                if (s->softplus) dt = fb_softplusf(dt);
+                const float u = t->u[bl * D + d], dtu = dt * u;
+                const float *Bm = t->Bm + (bl * G + gi) * N, *Cm = t->Cm + (bl * G + gi) * N;
+                float acc = t->Dskip ? t->Dskip[k] * u : 0.0f;
+                for (int64_t n = 0; n < N; n++) {
+                    const float a = g->head ? t->A[k] : t->A[d * N + n];
+                    h[n] = expf(dt * a) * h[n] + dtu * Bm[n];
+                    acc += Cm[n] * h[n];
+                }
+                if (t->z) acc *= t->z[bl * D + d] * fb_sigmoidf(t->z[bl * D + d]);
+                t->y[bl * D + d] = acc;
+            }
+            if (t->h_last) memcpy(t->h_last + bd * N, h, (size_t)N * sizeof(float));
+        }
+    }
+}
+
+static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+                            const float *ckpt, float *ws, int threads)
+{
+    const int64_t B = g->B, L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, Kc = g->Kc;
+    const int64_t nBm = g->nBm, nA = g->nA;
+#pragma omp parallel num_threads(threads)
+    {
+        float *tdB = ws + (int64_t)omp_get_thread_num() * g->thread_floats; /* [B][L][G][N] */
+        float *tdC = tdB + nBm, *tdA = tdC + nBm, *tdbias = tdA + nA, *tdD = tdbias + K;
+        float *hs = tdB + g->acc_floats; /* [Kc][N] */
+        float *es = hs + Kc * N;         /* [Kc][N] */
+        float *gh = es + Kc * N;         /* [N] */
+        for (int64_t i = 0; i < g->acc_floats; i++) tdB[i] = 0.0f;
+#pragma omp for schedule(static)
+        for (int64_t bk = 0; bk < B * K; bk++) {
+            const int64_t b = bk / K, k = bk % K;
+            const float Dk = t->Dskip ? t->Dskip[k] : 0.0f;
+            for (int64_t l = 0; l < L; l++) gr->ddelta[(b * L + l) * K + k] = 0.0f;
+            for (int64_t d = k * g->per_k; d < (k + 1) * g->per_k; d++) {
+                const int64_t gi = d / g->per_group;
+                for (int64_t n = 0; n < N; n++) gh[n] = gr->dh_last ? gr->dh_last[(b * D + d) * N + n] : 0.0f;
+                for (int64_t sg = g->nseg - 1; sg >= 0; sg--) {
+                    const int64_t t0 = sg * Kc, tb = L - t0 < Kc ? L - t0 : Kc;
+                    const float *hstart = ckpt + ((b * g->nseg + sg) * D + d) * N;
+                    // ---- recompute the segment's states and decays
+                    for (int64_t tt = 0; tt < tb; tt++) {
+                        const int64_t bl = b * L + t0 + tt;
+                        float dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                        if (s->softplus) dt = fb_softplusf(dt);
+                        const float dtu = dt * t->u[bl * D + d];
+                        const float *Bm = t->Bm + (bl * G + gi) * N, *hp = tt ? hs + (tt - 1) * N : hstart;
+                        for (int64_t n = 0; n < N; n++) {
+                            const float e = expf(dt * (g->head ? t->A[k] : t->A[d * N + n]));
+                            es[tt * N + n] = e;
+                            hs[tt * N + n] = e * hp[n] + dtu * Bm[n];
+                        }
+                    }
+                    // ---- walk it backwards
+                    for (int64_t tt = tb - 1; tt >= 0; tt--) {
+                        const int64_t bl = b * L + t0 + tt;
+                        const float x = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                        const float dt = s->softplus ? fb_softplusf(x) : x, dsp = s->softplus ? fb_sigmoidf(x) : 1.0f;
+                        const float u = t->u[bl * D + d], dtu = dt * u;
+                        const float *Bm = t->Bm + (bl * G + gi) * N, *Cm = t->Cm + (bl * G + gi) * N;
+                        const float *hc = hs + tt * N, *hp = tt ? hs + (tt - 1) * N : hstart, *e = es + tt * N;
+                        float gy = gr->dy[bl * D + d];
+                        if (t->z) {
+                            float acc = Dk * u;
+                            for (int64_t n = 0; n < N; n++) acc += Cm[n] * hc[n];
+                            const float zz = t->z[bl * D + d], sgm = fb_sigmoidf(zz);
+                            gr->dz[bl * D + d] = gy * acc * sgm * (1.0f + zz * (1.0f - sgm));
+                            gy *= zz * sgm;
+                        }
+                        tdD[k] += gy * u;
+                        float *dB = tdB + (bl * G + gi) * N, *dC = tdC + (bl * G + gi) * N;
+                        float ddt = 0.0f, gB = 0.0f;
+                        for (int64_t n = 0; n < N; n++) {
+                            dC[n] += gy * hc[n];
+                            const float g1 = gh[n] + gy * Cm[n], geh = g1 * e[n] * hp[n];
+                            const float a = g->head ? t->A[k] : t->A[d * N + n];
+                            ddt += a * geh;
+                            tdA[g->head ? k : d * N + n] += dt * geh;
+                            gB += g1 * Bm[n];
+                            dB[n] += g1 * dtu;
+                            gh[n] = g1 * e[n];
+                        }
+                        ddt += gB * u;
+                        gr->du[bl * D + d] = gy * Dk + dt * gB;
+                        gr->ddelta[bl * K + k] += ddt * dsp;
+                        tdbias[k] += ddt * dsp;
+                    }
+                }
+                if (gr->dh0)
+                    for (int64_t n = 0; n < N; n++) gr->dh0[(b * D + d) * N + n] = gh[n];
+            }
+        }
+        fb_reduce(g, gr, ws, threads);
+    }
+}
+
+#else
+// ---------------------------------------------------------------- AVX-512: channels in lanes
+
+typedef struct {
+    int64_t b, k, grp; /* batch, head (head problems) or -1, group */
+    int64_t c0;        /* first channel */
+    int64_t left;      /* channels of the tile segment from c0 */
+} fb_unit;
+
+static fb_unit fb_unit_of(const fb_geom *g, int64_t u)
+{
+    fb_unit r;
+    if (g->head) {
+        r.b = u / g->K, r.k = u % g->K;
+        r.c0 = r.k * g->per_k;
+        r.left = g->per_k;
+    } else {
+        r.b = u / (g->G * g->seg_tiles);
+        const int64_t rest = u % (g->G * g->seg_tiles), tile = rest % g->seg_tiles;
+        r.k = -1;
+        r.c0 = (rest / g->seg_tiles) * g->per_group + tile * 16;
+        r.left = g->per_group - tile * 16;
+    }
+    r.grp = r.c0 / g->per_group;
+    return r;
+}
+
+static inline __mmask16 fb_mask(int64_t m) { return (__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1); }
+
+/* [N] rows of channel c.. (stride N) -> [N][16] lanes; missing lanes 0 */
+static void fb_load_rows(float *dst, const float *src, int64_t N, int64_t m)
+{
+    memset(dst, 0, (size_t)(N * 16) * sizeof(float));
+    if (src)
+        for (int64_t l = 0; l < m; l++)
+            for (int64_t n = 0; n < N; n++) dst[n * 16 + l] = src[l * N + n];
+}
+
+static void fb_store_rows(float *dst, const float *src, int64_t N, int64_t m)
+{
+    for (int64_t l = 0; l < m; l++)
+        for (int64_t n = 0; n < N; n++) dst[l * N + n] = src[n * 16 + l];
+}
+
+/* gy = dy silu(z) and dz = dy acc silu'(z), acc = y before the gate, through exp(-|z|) */
+static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz, const mb_exp_tab *tab)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)), tab);
+    const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 sg = _mm512_div_ps(_mm512_mask_mov_ps(one, neg, e), _mm512_add_ps(one, e)); /* sigmoid(z) */
+    const __m512 ds = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));    /* silu'(z) */
+    *dz = _mm512_mul_ps(_mm512_mul_ps(dy, acc), ds);
+    return _mm512_mul_ps(dy, _mm512_mul_ps(z, sg));
+}
+
+/* sigmoid(x) through exp(-|x|) */
+static inline __m512 fb_sigmoid512(__m512 x, const mb_exp_tab *tab)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)), tab);
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_div_ps(_mm512_mask_mov_ps(one, neg, e), _mm512_add_ps(one, e));
+}
+
+/* r[j] = sum over the 16 lanes of v[j], j < 8: a transposing tree, 24 operations */
+static inline __m256 fb_reduce8(const __m512 v[8])
+{
+    const __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(v[0], v[1]), _mm512_unpackhi_ps(v[0], v[1]));
+    const __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(v[2], v[3]), _mm512_unpackhi_ps(v[2], v[3]));
+    const __m512 t45 = _mm512_add_ps(_mm512_unpacklo_ps(v[4], v[5]), _mm512_unpackhi_ps(v[4], v[5]));
+    const __m512 t67 = _mm512_add_ps(_mm512_unpacklo_ps(v[6], v[7]), _mm512_unpackhi_ps(v[6], v[7]));
+    const __m512 u0 = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 u1 = _mm512_add_ps(_mm512_shuffle_ps(t45, t67, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm512_shuffle_ps(t45, t67, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 r = _mm512_add_ps(_mm512_shuffle_f32x4(w, w, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(w, w, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_castps512_ps256(r);
+}
+
+// ---- forward_save: one tile over all of L, checkpoints at t % Kc == 0
+
+static inline __attribute__((always_inline)) void
+fb_fwd_block(const int nb, const bool head, const int64_t tb, const float *A2, float *hm, const float *dtv,
+             const float *dtu, const float *dec, const float *Bp, const float *Cp, int64_t stride, float *yb,
+             bool first, const mb_exp_tab *tab)
+{
+    __m512 h[16];
+    for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hm + 16 * j);
+    for (int64_t t = 0; t < tb; t++) {
+        const __m512 dt = _mm512_load_ps(dtv + 16 * t), du = _mm512_load_ps(dtu + 16 * t);
+        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        __m512 y0 = first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t), y1 = _mm512_setzero_ps();
+        const __m512 a = head ? _mm512_set1_ps(dec[t]) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int j = 0; j < nb; j++) {
+            const __m512 e = head ? a : mb_exp2_512(_mm512_mul_ps(dt, _mm512_load_ps(A2 + 16 * j)), tab);
+            h[j] = _mm512_fmadd_ps(e, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
+            if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y1);
+            else y0 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y0);
+        }
+        _mm512_store_ps(yb + 16 * t, _mm512_add_ps(y0, y1));
+    }
+    for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
+}
+
+/* dt for steps [t0, t0 + tb) of a tile: dtv [tb][16], dtu = dt u [tb][16]; head problems
+ * also dts [tb] (dt) and dec [tb] (exp(dt A)); sig [tb][16] = softplus' when asked */
+static void fb_prologue(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const fb_unit *un, int64_t c,
+                        __mmask16 mk, int64_t t0, int64_t tb, float *dtv, float *dtu, float *dts, float *dec,
+                        float *sig, const mb_exp_tab *tab)
+{
+    const int64_t K = g->K, D = g->D, bl0 = un->b * g->L + t0;
+    if (g->head) {
+        const float bias = t->delta_bias ? t->delta_bias[un->k] : 0.0f, A2 = t->A[un->k] * MB_LOG2E;
+        for (int64_t i = 0; i < tb; i++) dts[i] = t->delta[(bl0 + i) * K + un->k] + bias;
+        for (int64_t i = tb; i < rup16(tb); i++) dts[i] = 0.0f;
+        for (int64_t i = 0; i < tb; i += 16) {
+            const __m512 x = _mm512_load_ps(dts + i);
+            const __m512 d = s->softplus ? mb_softplus512(x, tab) : x;
+            if (sig) _mm512_store_ps(sig + i, s->softplus ? fb_sigmoid512(x, tab) : _mm512_set1_ps(1.0f));
+            _mm512_store_ps(dts + i, d);
+            _mm512_store_ps(dec + i, mb_exp2_512(_mm512_mul_ps(d, _mm512_set1_ps(A2)), tab));
+        }
+    }
+    const __m512 bias = t->delta_bias && !g->head ? _mm512_maskz_loadu_ps(mk, t->delta_bias + c) : _mm512_setzero_ps();
+    for (int64_t tt = 0; tt < tb; tt++) {
+        const int64_t bl = bl0 + tt;
+        __m512 dt;
+        if (g->head) {
+            dt = _mm512_set1_ps(dts[tt]);
+        } else {
+            const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, t->delta + bl * K + c), bias);
+            dt = s->softplus ? mb_softplus512(x, tab) : x;
+            if (sig) _mm512_store_ps(sig + 16 * tt, s->softplus ? fb_sigmoid512(x, tab) : _mm512_set1_ps(1.0f));
+        }
+        _mm512_store_ps(dtv + 16 * tt, dt);
+        _mm512_store_ps(dtu + 16 * tt, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, t->u + bl * D + c)));
+    }
+}
+
+static void fb_fwd_tile(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const fb_unit *un, int64_t c,
+                        int64_t m, float *ckpt, float *scr, const mb_exp_tab *tab_in)
+{
+    /* a local copy: its address does not escape, so the table stays in registers (through
+     * a pointer the compiler would reload it after every store it cannot disambiguate) */
+    const mb_exp_tab tab_l = *tab_in, *tab = &tab_l;
+    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, b = un->b;
+    const __mmask16 mk = fb_mask(m);
+    float *hm = scr;                /* [N][16] */
+    float *A2 = hm + N * 16;        /* [N][16] */
+    float *dtv = A2 + N * 16;       /* [TB][16] */
+    float *dtu = dtv + FB_TB * 16;  /* [TB][16] */
+    float *yb = dtu + FB_TB * 16;   /* [TB][16] */
+    float *dts = yb + FB_TB * 16;   /* [TB] */
+    float *dec = dts + FB_TB;       /* [TB] */
+    fb_load_rows(hm, t->h0 ? t->h0 + (b * D + c) * N : NULL, N, m);
+    if (!g->head) {
+        fb_load_rows(A2, t->A + c * N, N, m);
+        for (int64_t i = 0; i < N * 16; i++) A2[i] *= MB_LOG2E;
+    }
+    for (int64_t t0 = 0; t0 < L;) {
+        int64_t tb = L - t0 < FB_TB ? L - t0 : FB_TB;
+        const int64_t to_ck = g->Kc - t0 % g->Kc;
+        if (tb > to_ck) tb = to_ck;
+        if (t0 % g->Kc == 0) fb_store_rows(ckpt + ((b * g->nseg + t0 / g->Kc) * D + c) * N, hm, N, m);
+        fb_prologue(g, s, t, un, c, mk, t0, tb, dtv, dtu, dts, dec, NULL, tab);
+        const int64_t bl0 = b * L + t0;
+        const float *Bp = t->Bm + (bl0 * G + un->grp) * N, *Cp = t->Cm + (bl0 * G + un->grp) * N;
+        for (int64_t n0 = 0; n0 < N; n0 += 16) {
+            const int nb = N - n0 < 16 ? (int)(N - n0) : 16;
+            float *hn = hm + n0 * 16;
+            const float *A2n = A2 + n0 * 16, *Bn = Bp + n0, *Cn = Cp + n0;
+            if (nb == 16 && g->head) fb_fwd_block(16, true, tb, A2n, hn, dtv, dtu, dec, Bn, Cn, G * N, yb, n0 == 0, tab);
+            else if (nb == 16) fb_fwd_block(16, false, tb, A2n, hn, dtv, dtu, dec, Bn, Cn, G * N, yb, n0 == 0, tab);
+            else fb_fwd_block(nb, g->head, tb, A2n, hn, dtv, dtu, dec, Bn, Cn, G * N, yb, n0 == 0, tab);
+        }
+        // ---- + D u, * silu(z)
+        const __m512 dsk = !t->Dskip ? _mm512_setzero_ps()
+                           : g->head ? _mm512_set1_ps(t->Dskip[un->k])
+                                     : _mm512_maskz_loadu_ps(mk, t->Dskip + c);
+        for (int64_t tt = 0; tt < tb; tt++) {
+            const int64_t bl = bl0 + tt;
+            __m512 y = _mm512_load_ps(yb + 16 * tt);
+            if (t->Dskip) y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, t->u + bl * D + c), y);
+            if (t->z) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, t->z + bl * D + c), tab));
+            _mm512_mask_storeu_ps(t->y + bl * D + c, mk, y);
+        }
+        t0 += tb;
+    }
+    if (t->h_last) fb_store_rows(t->h_last + (b * D + c) * N, hm, N, m);
+}
+
+static void fb_forward_save_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, float *ckpt,
+                                float *ws, int threads)
+{
+#pragma omp parallel num_threads(threads)
+    {
+        const mb_exp_tab tab = mb_exp_tab_init();
+        float *scr = ws + (int64_t)omp_get_thread_num() * g->thread_floats + g->acc_floats;
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < g->units; u++) {
+            const fb_unit un = fb_unit_of(g, u);
+            for (int64_t i = 0; i < g->unit_tiles; i++) {
+                const int64_t c = un.c0 + 16 * i, m = un.left - 16 * i < 16 ? un.left - 16 * i : 16;
+                fb_fwd_tile(g, s, t, &un, c, m, ckpt, scr, &tab);
+            }
+        }
+    }
+}
+
+// ---- backward: recompute a segment of one tile, then walk it backwards
+
+/* h from hstart over tb steps; hs, es [tb][N][16] (row stride N*16; es for diag only);
+ * accy [tb][16] += C.h when the gate needs y before it */
+static inline __attribute__((always_inline)) void
+fb_rec_block(const int nb, const bool head, const int64_t tb, const int64_t N, const float *A2, const float *hstart,
+             const float *dtv, const float *dtu, const float *dec, const float *Bp, const float *Cp, int64_t stride,
+             float *hs, float *es, float *accy, bool first, bool want_acc, const mb_exp_tab *tab)
+{
+    __m512 h[16];
+    for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hstart + 16 * j);
+    for (int64_t t = 0; t < tb; t++) {
+        const __m512 dt = _mm512_load_ps(dtv + 16 * t), du = _mm512_load_ps(dtu + 16 * t);
+        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        float *hrow = hs + t * N * 16, *erow = es + t * N * 16;
+        const __m512 a = head ? _mm512_set1_ps(dec[t]) : _mm512_setzero_ps();
+        __m512 y = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int j = 0; j < nb; j++) {
+            const __m512 e = head ? a : mb_exp2_512(_mm512_mul_ps(dt, _mm512_load_ps(A2 + 16 * j)), tab);
+            h[j] = _mm512_fmadd_ps(e, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
+            _mm512_store_ps(hrow + 16 * j, h[j]);
+            if (!head) _mm512_store_ps(erow + 16 * j, e);
+            if (want_acc) y = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y);
+        }
+        if (want_acc) _mm512_store_ps(accy + 16 * t, first ? y : _mm512_add_ps(y, _mm512_load_ps(accy + 16 * t)));
+    }
+}
+
+/* The reverse walk of nb <= 8 states over the segment: gh, dA (diag) [nb][16] in and out;
+ * ddt, gB [tb][16] accumulate over state blocks; dB, dC rows (stride G*N) accumulate. */
+static inline __attribute__((always_inline)) void
+fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, const float *hs, const float *es,
+             const float *hstart, float *gh, const float *At, float *dA, const float *dtv, const float *dtu,
+             const float *dec, const float *gy, float *ddt, float *gB, const float *Bp, const float *Cp,
+             int64_t stride, float *accB, float *accC)
+{
+    __m512 g[FB_NB], da[FB_NB];
+    for (int j = 0; j < nb; j++) {
+        g[j] = _mm512_load_ps(gh + 16 * j);
+        da[j] = head ? _mm512_setzero_ps() : _mm512_load_ps(dA + 16 * j);
+    }
+    const __mmask8 m8 = (__mmask8)((1u << nb) - 1);
+    for (int64_t t = tb - 1; t >= 0; t--) {
+        const __m512 gyv = _mm512_load_ps(gy + 16 * t), dt = _mm512_load_ps(dtv + 16 * t);
+        const __m512 du = _mm512_load_ps(dtu + 16 * t);
+        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        const float *hrow = hs + t * N * 16, *erow = es + t * N * 16;
+        const float *hp = t ? hs + (t - 1) * N * 16 : hstart;
+        const __m512 a = head ? _mm512_set1_ps(dec[t]) : _mm512_setzero_ps();
+        __m512 ddtv = _mm512_setzero_ps(), gBv = _mm512_setzero_ps();
+        __m512 vC[FB_NB], vB[FB_NB];
+#pragma GCC unroll 8
+        for (int j = 0; j < FB_NB; j++) {
+            if (j >= nb) {
+                vC[j] = vB[j] = _mm512_setzero_ps();
+                continue;
+            }
+            const __m512 h = _mm512_load_ps(hrow + 16 * j), e = head ? a : _mm512_load_ps(erow + 16 * j);
+            const __m512 g1 = _mm512_fmadd_ps(gyv, _mm512_set1_ps(ct[j]), g[j]);
+            vC[j] = _mm512_mul_ps(gyv, h);
+            const __m512 geh = _mm512_mul_ps(g1, _mm512_mul_ps(e, _mm512_load_ps(hp + 16 * j)));
+            if (head) {
+                ddtv = _mm512_add_ps(ddtv, geh);
+            } else {
+                ddtv = _mm512_fmadd_ps(_mm512_load_ps(At + 16 * j), geh, ddtv);
+                da[j] = _mm512_fmadd_ps(dt, geh, da[j]);
+            }
+            gBv = _mm512_fmadd_ps(g1, _mm512_set1_ps(bt[j]), gBv);
+            vB[j] = _mm512_mul_ps(g1, du);
+            g[j] = _mm512_mul_ps(g1, e);
+        }
+        _mm512_store_ps(ddt + 16 * t, _mm512_add_ps(ddtv, _mm512_load_ps(ddt + 16 * t)));
+        _mm512_store_ps(gB + 16 * t, _mm512_add_ps(gBv, _mm512_load_ps(gB + 16 * t)));
+        float *cC = accC + t * stride, *cB = accB + t * stride;
+        _mm256_mask_storeu_ps(cC, m8, _mm256_add_ps(_mm256_maskz_loadu_ps(m8, cC), fb_reduce8(vC)));
+        _mm256_mask_storeu_ps(cB, m8, _mm256_add_ps(_mm256_maskz_loadu_ps(m8, cB), fb_reduce8(vB)));
+    }
+    for (int j = 0; j < nb; j++) {
+        _mm512_store_ps(gh + 16 * j, g[j]);
+        if (!head) _mm512_store_ps(dA + 16 * j, da[j]);
+    }
+}
+
+static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+                        const float *ckpt, const fb_unit *un, float *acc, float *scr, const mb_exp_tab *tab_in)
+{
+    const mb_exp_tab tab_l = *tab_in, *tab = &tab_l; /* in registers (see fb_fwd_tile) */
+    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, b = un->b, ntl = g->unit_tiles;
+    const int64_t T = g->Kc > FB_TB ? g->Kc : FB_TB;
+    float *tdB = acc, *tdC = tdB + g->nBm, *tdA = tdC + g->nBm, *tdbias = tdA + g->nA, *tdD = tdbias + K;
+    float *hs = scr;                /* [T][N][16] */
+    float *es = hs + T * N * 16;    /* [T][N][16] */
+    float *hst = es + T * N * 16;   /* [N][16] segment start */
+    float *At = hst + N * 16;       /* [N][16] A (diag) */
+    float *A2 = At + N * 16;        /* [N][16] A log2(e) (diag) */
+    float *dAt = A2 + N * 16;       /* [N][16] dA (diag) */
+    float *gh = dAt + N * 16;       /* [ntl][N][16] */
+    float *dtv = gh + ntl * N * 16; /* [T][16] */
+    float *dtu = dtv + T * 16, *sig = dtu + T * 16, *gy = sig + T * 16, *ddt = gy + T * 16, *gB = ddt + T * 16;
+    float *accy = gB + T * 16;      /* [T][16] */
+    float *dts = accy + T * 16, *dec = dts + T, *hd_ddt = dec + T, *hd_geh = hd_ddt + T; /* [T] */
+    const bool head = g->head;
+
+    for (int64_t i = 0; i < ntl; i++) {
+        const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
+        fb_load_rows(gh + i * N * 16, gr->dh_last ? gr->dh_last + (b * D + c) * N : NULL, N, m);
+    }
+    if (!head) {
+        const int64_t m = un->left < 16 ? un->left : 16;
+        fb_load_rows(At, t->A + un->c0 * N, N, m);
+        for (int64_t i = 0; i < N * 16; i++) A2[i] = At[i] * MB_LOG2E, dAt[i] = 0.0f;
+    }
+    __m512 dbias_v = _mm512_setzero_ps(), dD_v = _mm512_setzero_ps();
+    float dA_h = 0.0f, dbias_h = 0.0f;
+    const float Ak = head ? t->A[un->k] : 0.0f;
+
+    for (int64_t sg = g->nseg - 1; sg >= 0; sg--) {
+        const int64_t t0 = sg * g->Kc, tb = L - t0 < g->Kc ? L - t0 : g->Kc, bl0 = b * L + t0;
+        if (head)
+            for (int64_t tt = 0; tt < tb; tt++) hd_ddt[tt] = hd_geh[tt] = 0.0f;
+        for (int64_t i = 0; i < ntl; i++) {
+            const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
+            const __mmask16 mk = fb_mask(m);
+            float *ghi = gh + i * N * 16;
+            fb_prologue(g, s, t, un, c, mk, t0, tb, dtv, dtu, dts, dec, sig, tab);
+            fb_load_rows(hst, ckpt + ((b * g->nseg + sg) * D + c) * N, N, m);
+            const float *Bp = t->Bm + (bl0 * G + un->grp) * N, *Cp = t->Cm + (bl0 * G + un->grp) * N;
+            // ---- recompute the segment
+            for (int64_t n0 = 0; n0 < N; n0 += 16) {
+                const int nb = N - n0 < 16 ? (int)(N - n0) : 16;
+                const bool za = t->z != NULL, first = n0 == 0;
+                float *hsn = hs + n0 * 16, *esn = es + n0 * 16;
+                const float *A2n = A2 + n0 * 16, *hstn = hst + n0 * 16;
+                if (nb == 16 && head)
+                    fb_rec_block(16, true, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, tab);
+                else if (nb == 16)
+                    fb_rec_block(16, false, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, tab);
+                else
+                    fb_rec_block(nb, head, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, tab);
+            }
+            // ---- the gate and the skip: gy, dz; dD
+            const __m512 dsk = !t->Dskip ? _mm512_setzero_ps()
+                               : head ? _mm512_set1_ps(t->Dskip[un->k])
+                                      : _mm512_maskz_loadu_ps(mk, t->Dskip + c);
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const int64_t bl = bl0 + tt;
+                const __m512 u = _mm512_maskz_loadu_ps(mk, t->u + bl * D + c);
+                __m512 gyv = _mm512_maskz_loadu_ps(mk, gr->dy + bl * D + c);
+                if (t->z) {
+                    __m512 dz;
+                    const __m512 y = _mm512_fmadd_ps(dsk, u, _mm512_load_ps(accy + 16 * tt));
+                    gyv = fb_gate_back(gyv, _mm512_maskz_loadu_ps(mk, t->z + bl * D + c), y, &dz, tab);
+                    _mm512_mask_storeu_ps(gr->dz + bl * D + c, mk, dz);
+                }
+                _mm512_store_ps(gy + 16 * tt, gyv);
+                dD_v = _mm512_fmadd_ps(gyv, u, dD_v);
+                _mm512_store_ps(ddt + 16 * tt, _mm512_setzero_ps());
+                _mm512_store_ps(gB + 16 * tt, _mm512_setzero_ps());
+            }
+            // ---- the reverse walk, FB_NB states at a time
+            for (int64_t n0 = 0; n0 < N; n0 += FB_NB) {
+                const int nb = N - n0 < FB_NB ? (int)(N - n0) : FB_NB;
+                float *cB = tdB + (bl0 * G + un->grp) * N + n0, *cC = tdC + (bl0 * G + un->grp) * N + n0;
+                const float *hsn = hs + n0 * 16, *esn = es + n0 * 16, *hstn = hst + n0 * 16, *Atn = At + n0 * 16;
+                float *ghn = ghi + n0 * 16, *dAn = dAt + n0 * 16;
+                if (nb == FB_NB && head)
+                    fb_rev_block(FB_NB, true, tb, N, hsn, esn, hstn, ghn, Atn, dAn, dtv, dtu, dec, gy, ddt, gB, Bp + n0, Cp + n0, G * N, cB, cC);
+                else if (nb == FB_NB)
+                    fb_rev_block(FB_NB, false, tb, N, hsn, esn, hstn, ghn, Atn, dAn, dtv, dtu, dec, gy, ddt, gB, Bp + n0, Cp + n0, G * N, cB, cC);
+                else
+                    fb_rev_block(nb, head, tb, N, hsn, esn, hstn, ghn, Atn, dAn, dtv, dtu, dec, gy, ddt, gB, Bp + n0, Cp + n0, G * N, cB, cC);
+            }
+            // ---- per step: du; ddelta (diag) or its per-head sums
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const int64_t bl = bl0 + tt;
+                const __m512 u = _mm512_maskz_loadu_ps(mk, t->u + bl * D + c);
+                const __m512 gBv = _mm512_load_ps(gB + 16 * tt), gyv = _mm512_load_ps(gy + 16 * tt);
+                const __m512 du = _mm512_fmadd_ps(_mm512_load_ps(dtv + 16 * tt), gBv, _mm512_mul_ps(gyv, dsk));
+                _mm512_mask_storeu_ps(gr->du + bl * D + c, mk, du);
+                const __m512 ddtv = _mm512_load_ps(ddt + 16 * tt);
+                if (head) {
+                    hd_geh[tt] += _mm512_reduce_add_ps(ddtv);
+                    hd_ddt[tt] += _mm512_reduce_add_ps(_mm512_mul_ps(gBv, u));
+                } else {
+                    const __m512 dd = _mm512_mul_ps(_mm512_fmadd_ps(gBv, u, ddtv), _mm512_load_ps(sig + 16 * tt));
+                    _mm512_mask_storeu_ps(gr->ddelta + bl * K + c, mk, dd);
+                    dbias_v = _mm512_add_ps(dbias_v, dd);
+                }
+            }
+        }
+        if (head)
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const float dd = (Ak * hd_geh[tt] + hd_ddt[tt]) * sig[tt];
+                gr->ddelta[(bl0 + tt) * K + un->k] = dd;
+                dbias_h += dd;
+                dA_h += dts[tt] * hd_geh[tt];
+            }
+    }
+    // ---- the unit's shares of dh0 and of the parameter gradients
+    for (int64_t i = 0; i < ntl; i++) {
+        const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
+        if (gr->dh0) fb_store_rows(gr->dh0 + (b * D + c) * N, gh + i * N * 16, N, m);
+    }
+    if (head) {
+        tdA[un->k] += dA_h;
+        tdbias[un->k] += dbias_h;
+        tdD[un->k] += _mm512_reduce_add_ps(dD_v);
+    } else {
+        const int64_t m = un->left < 16 ? un->left : 16;
+        float lb[16], ld[16];
+        _mm512_storeu_ps(lb, dbias_v);
+        _mm512_storeu_ps(ld, dD_v);
+        for (int64_t l = 0; l < m; l++) {
+            const int64_t c = un->c0 + l;
+            for (int64_t n = 0; n < N; n++) tdA[c * N + n] += dAt[n * 16 + l];
+            tdbias[c] += lb[l];
+            tdD[c] += ld[l];
+        }
+    }
+}
+
+static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+                            const float *ckpt, float *ws, int threads)
+{
+#pragma omp parallel num_threads(threads)
+    {
+        const mb_exp_tab tab = mb_exp_tab_init();
+        float *acc = ws + (int64_t)omp_get_thread_num() * g->thread_floats, *scr = acc + g->acc_floats;
+        for (int64_t i = 0; i < g->acc_floats; i++) acc[i] = 0.0f;
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < g->units; u++) {
+            const fb_unit un = fb_unit_of(g, u);
+            fb_bwd_unit(g, s, t, gr, ckpt, &un, acc, scr, &tab);
+        }
+        fb_reduce(g, gr, ws, threads);
+    }
+}
+#endif
+
+// ---------------------------------------------------------------- the entry points
+
+int scan_fused_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
+                            mb_err *err)
+{
+    (void)err;
+    fb_geom g;
+    fb_geom_init(&g, s, o);
+    fb_forward_save_run(&g, s, t, saved, ws, fb_threads(o));
+    return 0;
+}
+
+int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *gr, const scan_opts *o,
+                        const void *saved, void *ws, mb_err *err)
+{
+    (void)err;
+    fb_geom g;
+    fb_geom_init(&g, s, o);
+    fb_backward_run(&g, s, t, gr, saved, ws, fb_threads(o));
+    return 0;
+}
+
+/* Counted per state update (diag): the recompute (6 flops, one exp, as the forward without
+ * y unless the gate needs it), the reverse walk (g1 2, dC 1, e h 1, geh 1, ddt 2, dA 2,
+ * gB 2, dB 1, gh 1 = 13) and the two reductions over the 16 lanes of a tile (~2 adds per
+ * sum); head problems take no exp and no dA per update. */
+void scan_fused_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
+{
+    fb_geom g;
+    fb_geom_init(&g, s, o);
+    const double upd = scan_shape_updates(s), BLD = (double)s->batch * s->seqlen * s->channels;
+    const bool head = s->a_kind == SCAN_A_HEAD;
+    c->flops = (head ? 5.0 : 6.0) * upd + (s->has_z ? 2.0 * upd : 0) + (head ? 11.0 : 13.0) * upd + 4.0 * upd +
+               BLD * (10 + (s->has_z ? 10 : 0));
+    c->exps = (head ? 0 : upd) + BLD * ((s->softplus ? 2 : 0) + (s->has_z ? 1 : 0));
+    c->workspace = (double)scan_fused_backward_workspace(s, o);
+    /* inputs read twice (recompute, reverse), checkpoints once, gradients written once */
+    c->bytes = 2.0 * (double)scan_shape_tensor_bytes(s) + (double)scan_fused_saved_bytes(s, o) +
+               (double)scan_grad_bytes(s);
+}
