@@ -468,4 +468,10 @@ const scan_kernel scan_kernel_fused = {
     .workspace_bytes = fu_workspace,
     .forward = fu_forward,
     .cost = fu_cost,
+    /* training: kernels/fused_backward.c (checkpoints every opts.checkpoint steps) */
+    .saved_bytes = scan_fused_saved_bytes,
+    .forward_save = scan_fused_forward_save,
+    .backward_workspace_bytes = scan_fused_backward_workspace,
+    .backward = scan_fused_backward,
+    .backward_cost = scan_fused_backward_cost,
 };
