@@ -39,6 +39,8 @@ typedef struct {
     int checkpoint;   /* kernel option: steps between saved state checkpoints (fused) */
 } bench_settings;
 
+struct cachesim_result;
+
 typedef enum { BENCH_OK = 0, BENCH_SKIPPED = 1, BENCH_FAILED = 2 } bench_status;
 
 typedef struct {
@@ -65,6 +67,8 @@ typedef struct {
     char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
     bool timer_warning;   /* shortest sample < 10x the timer resolution */
     cnt_values counters;  /* per call, from the counted calls (counters.set NULL if none asked) */
+    const struct cachesim_result *sim; /* the point's cache simulation (owned by the caller), or NULL */
+    char sim_status[256];  /* "" (not asked), "ok", or why the point was not simulated */
     /* training (direction backward or both) */
     size_t saved_bytes;   /* what forward_save keeps for the backward */
     int64_t memory_bytes; /* bytes the timed direction needs: tensors + workspace (+ saved

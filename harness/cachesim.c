@@ -523,3 +523,24 @@ void cachesim_text(FILE *f, const cachesim_result *r)
             r->rq.geom.ll.line, u > 0 ? r->bytes_ll / u : NAN, r->bytes_ll / 1048576.0);
     fprintf(f, "  valgrind    %.1f s with %s\n", r->seconds, r->binary);
 }
+
+void cachesim_flat(json_t *o, const cachesim_result *r)
+{
+    const cachesim_counts *c = &r->c;
+    const double u = r->updates > 0 ? r->updates : NAN;
+    char ll[64];
+    cache_describe(&r->rq.geom.ll, ll, sizeof ll);
+    json_object_set_new(o, "sim_ll", json_string(ll));
+    json_object_set_new(o, "sim_cold", json_boolean(r->rq.cold));
+    json_object_set_new(o, "sim_instructions", json_real(c->ir));
+    json_object_set_new(o, "sim_d1_read_misses", json_real(c->d1mr));
+    json_object_set_new(o, "sim_d1_write_misses", json_real(c->d1mw));
+    json_object_set_new(o, "sim_ll_read_misses", json_real(c->dlmr));
+    json_object_set_new(o, "sim_ll_write_misses", json_real(c->dlmw));
+    json_object_set_new(o, "sim_ll_writebacks", json_real(c->ildmr + c->dldmr + c->dldmw));
+    json_object_set_new(o, "sim_instructions_per_update", json_real(c->ir / u));
+    json_object_set_new(o, "sim_d1_misses_per_update", json_real((c->d1mr + c->d1mw) / u));
+    json_object_set_new(o, "sim_ll_misses_per_update", json_real((c->ilmr + c->dlmr + c->dlmw) / u));
+    json_object_set_new(o, "sim_bytes_per_update", json_real(r->bytes_ll / u));
+    json_object_set_new(o, "sim_s", json_real(r->seconds));
+}

@@ -71,7 +71,7 @@ typedef struct {
     cachesim_geom geom;
 } cachesim_request;
 
-typedef struct {
+typedef struct cachesim_result {
     cachesim_request rq;
     cachesim_counts c;
     double updates;      /* B*L*D*N */
@@ -97,5 +97,11 @@ int cachesim_child(const cachesim_request *rq, mb_err *err);
  * threads, serialised, bytes_per_update. */
 json_t *cachesim_json(const cachesim_result *r);
 void cachesim_text(FILE *f, const cachesim_result *r);
+
+/* Flat keys for points.csv: sim_ll, sim_instructions, sim_d1_read_misses, sim_d1_write_misses,
+ * sim_ll_read_misses, sim_ll_write_misses, sim_ll_writebacks (per call), and per state
+ * update sim_instructions_per_update, sim_d1_misses_per_update, sim_ll_misses_per_update,
+ * sim_bytes_per_update; sim_cold, sim_s. */
+void cachesim_flat(json_t *o, const cachesim_result *r);
 
 #endif

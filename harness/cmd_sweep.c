@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness/bench.h"
+#include "harness/cachesim.h"
 #include "harness/cli.h"
 #include "harness/cmd.h"
 #include "harness/machine.h"
@@ -47,6 +48,8 @@ static void help(void)
            "  --out DIR          results directory (must not hold a sweep already)\n"
            "  --resume DIR       run only the points missing from DIR, with the scenario\n"
            "                     stored there (after a kill, Ctrl-C or a crash)\n"
+           "  --sim              simulate each point's caches with valgrind too (= --set sim=true;\n"
+           "                     points.csv gets sim_* columns; docs/counters.md)\n"
            "  --no-plot          skip the plots (mbench plot DIR draws them later)\n"
            "  --no-calibrate     do not measure ceilings if none are stored\n\n"
            "Ctrl-C (SIGINT) or SIGTERM finishes the point in flight and stops with everything\n"
@@ -181,6 +184,10 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
             else if (!strcmp(f, "--out")) out = it.value;
             else resume = it.value;
         } else if (!strcmp(f, "--quick")) quick = 1;
+        else if (!strcmp(f, "--sim")) {
+            if (nsets == 64) return cmd_usage_error("--set: at most 64 overrides");
+            sets[nsets++] = "sim=true";
+        }
         else if (!strcmp(f, "--no-plot")) plot = 0;
         else if (!strcmp(f, "--no-calibrate")) autocal = 0;
         else if (f[0] == '-') {
@@ -205,6 +212,8 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     memset(&rr, 0, sizeof rr);
     int rc = 0, npts = 0;
     char path[4200];
+    cnt_set *cnt = NULL;
+    cachesim_geom geom;
     if (!sc) return cmd_usage_error("out of memory");
     if (resume) snprintf(path, sizeof path, "%s/scenario.ini", resume);
     else scenario_resolve(name, path, sizeof path);
@@ -212,6 +221,29 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         scenario_points(sc, &pts, &npts, &err)) {
         rc = cmd_usage_error(err.msg);
         goto done;
+    }
+
+    // ---- counters and the cache simulation, if the scenario asks (checked before anything runs)
+    if (sc->counters[0]) {
+        if (cmd_counter_set(ctx, sc->counters, &cnt)) {
+            rc = 2;
+            goto done;
+        }
+        sc->set.counters = cnt;
+    }
+    if (sc->sim) {
+        char vg[512];
+        if (cachesim_geom_from_topo(&ctx->topo, 0, &geom, &err) ||
+            (sc->sim_ll[0] && cachesim_geom_set_ll(&ctx->topo, sc->sim_ll, &geom, &err)) ||
+            cachesim_vg_binary(vg, sizeof vg, &err)) {
+            rc = cmd_usage_error(err.msg);
+            goto done;
+        }
+        char geo[256];
+        cachesim_geom_describe(&geom, geo, sizeof geo);
+        fprintf(stderr, "mbench: sweep: each point with at most %lld state updates is also simulated under valgrind "
+                        "(%s%s; threads run one at a time)\n", (long long)sc->sim_max_updates, geo,
+                sc->sim_cold ? ", cold caches" : "");
     }
     for (int i = 0; i < npts; i++)
         if (pts[i].threads > ctx->topo.pus) {
@@ -342,6 +374,24 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         bench_result r;
         const double a = bench_now();
         int brc = bench_point(k, &p->shape, &set, &cal, &ctx->topo, &r, &err);
+        cachesim_result simres;
+        if (!brc && r.status == BENCH_OK && sc->sim) {
+            if (r.updates > (double)sc->sim_max_updates)
+                snprintf(r.sim_status, sizeof r.sim_status, "not simulated: %.0f state updates > sim_max_updates %lld",
+                         r.updates, (long long)sc->sim_max_updates);
+            else {
+                cachesim_request rq = {.kernel = k, .shape = p->shape, .threads = p->threads, .seed = set.seed,
+                                       .chunk = p->chunk, .cold = sc->sim_cold, .geom = geom};
+                mb_err serr;
+                if (cachesim_run(&rq, &simres, &serr)) {
+                    snprintf(r.sim_status, sizeof r.sim_status, "failed: %.230s", serr.msg);
+                    fprintf(stderr, "%smbench: sweep: cache simulation of %s failed: %s\n", tty ? "\n" : "", k->name, serr.msg);
+                } else {
+                    snprintf(r.sim_status, sizeof r.sim_status, "ok");
+                    r.sim = &simres;
+                }
+            }
+        }
         const double wall = bench_now() - a;
         int wrc = brc ? results_add_failure(&rr, p, k, &set, i, started, err.msg, &err)
                       : results_add(&rr, p, &r, i, started, wall, &err);
@@ -409,6 +459,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     }
     printf("results: %s\n", dir);
 done:
+    free(cnt);
     json_decref(meta);
     results_free(&rr);
     free(order);

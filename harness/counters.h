@@ -126,6 +126,12 @@ json_t *cnt_values_json(const cnt_values *v, double updates);
 /* Text lines (indented like report_text). */
 void cnt_values_text(FILE *f, const cnt_values *v, double updates);
 
+/* Flat keys for points.csv: counters (the list), counters_unavailable (names: reason),
+ * cnt_<event> for the default events (per call, summed over threads; event names
+ * lowercased, '-' and ':' as '_'), cnt_other ("name=value;..." for any other event), ipc,
+ * llc_misses_per_update, counter_bytes_per_update. */
+void cnt_values_flat(json_t *o, const cnt_values *v, double updates);
+
 /* JSON of what this machine can count (mbench info, meta.json). */
 json_t *cnt_system_json(const cnt_system *sys);
 

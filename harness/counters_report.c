@@ -1,5 +1,6 @@
 /* harness/counters_report.c: figures derived from counter values (IPC, LLC misses and
  * bytes per state update) and their text and JSON forms (see counters.h). */
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -100,4 +101,41 @@ void cnt_values_text(FILE *f, const cnt_values *v, double updates)
         fprintf(f, "    LLC (%s)     %.4g misses per update, %.4g bytes per update (x %d-byte lines)\n", d.llc_event,
                 d.llc_misses_per_update, d.bytes_per_update, s->line_bytes);
     if (v->error[0]) fprintf(f, "    error: %s\n", v->error);
+}
+
+void cnt_values_flat(json_t *o, const cnt_values *v, double updates)
+{
+    const cnt_set *s = v->set;
+    char list[1024] = "", unav[2048] = "", other[2048] = "";
+    size_t ol = 0, ou = 0, oo = 0;
+    for (int i = 0; i < s->n; i++) {
+        const cnt_event *e = &s->ev[i];
+        ol += (size_t)snprintf(list + ol, ol < sizeof list ? sizeof list - ol : 0, "%s%s", i ? "," : "", e->name);
+        if (!e->available) continue; /* listed with the reason below */
+        /* the default events have their own column; any other goes to cnt_other */
+        char key[CNT_NAME_LEN + 8] = "cnt_";
+        size_t k = 4;
+        const char *n = e->src == CNT_SRC_PERF_SW ? cnt_sw_events[e->sw].name : e->name;
+        for (; *n && k < sizeof key - 1; n++) key[k++] = (*n == '-' || *n == ':') ? '_' : (char)tolower(*n);
+        key[k] = 0;
+        static const char *const cols[] = {"cnt_papi_tot_cyc", "cnt_papi_tot_ins", "cnt_papi_l1_dcm", "cnt_papi_l2_tcm",
+                                           "cnt_papi_l3_tcm", "cnt_task_clock", "cnt_page_faults",
+                                           "cnt_context_switches", "cnt_cpu_migrations"};
+        bool own = false;
+        for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
+            if (!strcmp(key, cols[c])) own = true;
+        if (own) json_object_set_new(o, key, num(v->value[i]));
+        else
+            oo += (size_t)snprintf(other + oo, oo < sizeof other ? sizeof other - oo : 0, "%s%s=%.9g", oo ? ";" : "",
+                                   e->name, v->value[i]);
+    }
+    json_object_set_new(o, "counters", json_string(list));
+    (void)ou;
+    if (cnt_set_unavailable(s, unav, sizeof unav)) json_object_set_new(o, "counters_unavailable", json_string(unav));
+    if (other[0]) json_object_set_new(o, "cnt_other", json_string(other));
+    cnt_derived d;
+    cnt_derive(v, updates, &d);
+    json_object_set_new(o, "ipc", num(d.ipc));
+    json_object_set_new(o, "llc_misses_per_update", num(d.llc_misses_per_update));
+    json_object_set_new(o, "counter_bytes_per_update", num(d.bytes_per_update));
 }

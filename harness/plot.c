@@ -177,11 +177,12 @@ typedef struct {
     int nblocks;
     int block_of[FITS_MAX_KERNELS]; /* series -> block (1-based), 0 if not drawn */
     bool any_ceiling, any_noisy;
+    bool any_counters;       /* a cache simulation or an LLC counter has a value */
     double tscale;
     const char *tunit;
 } set_ctx;
 
-static const char *const templates[] = {"time", "speedup", "ceiling", "threads"};
+static const char *const templates[] = {"time", "speedup", "ceiling", "threads", "counters"};
 
 static int write_data(set_ctx *c, mb_err *err)
 {
@@ -195,7 +196,8 @@ static int write_data(set_ctx *c, mb_err *err)
     for (int k = 0; k < s->nseries; k++)
         if (!strcmp(s->series[k].kernel, "sequential") && s->series[k].n) base = &s->series[k];
     fprintf(f, "# %s: one block per kernel; columns: x median_s ci_low_s ci_high_s noisy speedup_vs_sequential "
-               "sequential_median_s ceiling_pct fit_s thread_speedup efficiency_pct threads\n", c->stem);
+               "sequential_median_s ceiling_pct fit_s thread_speedup efficiency_pct threads sim_ll_misses_per_update "
+               "sim_d1_misses_per_update llc_misses_per_update sim_bytes_per_update\n", c->stem);
     c->nblocks = 0;
     for (int k = 0; k < s->nseries; k++) {
         const fits_series *se = &s->series[k];
@@ -219,8 +221,16 @@ static int write_data(set_ctx *c, mb_err *err)
             double tsp = threads_axis ? t1 / m : NAN, eff = threads_axis ? 100.0 * tsp * x1 / se->x[j] : NAN;
             if (isfinite(cf)) c->any_ceiling = true;
             if (noisy) c->any_noisy = true;
-            fprintf(f, "%g %.9g %.9g %.9g %d %.6g %.9g %.6g %.9g %.6g %.6g %s\n", se->x[j], m, lo, hi, noisy, sp, bm,
+            fprintf(f, "%g %.9g %.9g %.9g %d %.6g %.9g %.6g %.9g %.6g %.6g %s", se->x[j], m, lo, hi, noisy, sp, bm,
                     100.0 * cf, fit, tsp, eff, csv_get(c->t, r, "threads"));
+            /* counters (docs/counters.md): NaN where a sweep has none */
+            const double cv[4] = {csv_num(c->t, r, "sim_ll_misses_per_update"), csv_num(c->t, r, "sim_d1_misses_per_update"),
+                                  csv_num(c->t, r, "llc_misses_per_update"), csv_num(c->t, r, "sim_bytes_per_update")};
+            for (int q = 0; q < 4; q++) {
+                fprintf(f, " %.6g", cv[q]);
+                if (q < 3 && isfinite(cv[q])) c->any_counters = true;
+            }
+            fputc('\n', f);
         }
     }
     int bad = ferror(f);
@@ -466,7 +476,7 @@ int plot_sweep(const char *dir, plot_report *rep, mb_err *err)
         const fits_set *s = &rep->sets[i];
         c.set = s;
         c.ib = 0;
-        c.any_ceiling = c.any_noisy = false;
+        c.any_ceiling = c.any_noisy = c.any_counters = false;
         /* file stem: the axis, and the other axes' values when there are several */
         snprintf(c.stem, sizeof c.stem, "%s%s%s", s->axis, s->group[0] ? "-" : "", s->group);
         for (char *p = c.stem; *p; p++)
@@ -477,8 +487,8 @@ int plot_sweep(const char *dir, plot_report *rep, mb_err *err)
             break;
         }
         if (c.nblocks == 0) continue; /* nothing measured ok on this set */
-        bool want[4] = {true, c.ib > 0 && c.nblocks > 1, c.any_ceiling, !strcmp(s->axis, "threads")};
-        for (int k = 0; k < 4 && !rc; k++) {
+        bool want[5] = {true, c.ib > 0 && c.nblocks > 1, c.any_ceiling, !strcmp(s->axis, "threads"), c.any_counters};
+        for (int k = 0; k < 5 && !rc; k++) {
             if (!want[k]) continue;
             if (run_gnuplot(&c, templates[k], err)) {
                 rc = -1;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "harness/cachesim.h"
 #include "harness/report.h"
 
 /* Columns named as report_json's keys, plus the sweep's own (point, order, d_model,
@@ -23,6 +24,12 @@ const char *const results_point_cols[] = {
     "memory_bytes", "peak_rss_bytes", "saved_bytes", "checkpoint",
     "check", "max_abs_err", "max_rel_err", "tolerance", "check_shape",
     "grad_max_rel_err", "grad_tolerance", "timer_warning",
+    "counters", "counters_unavailable", "cnt_papi_tot_cyc", "cnt_papi_tot_ins", "cnt_papi_l1_dcm",
+    "cnt_papi_l2_tcm", "cnt_papi_l3_tcm", "cnt_task_clock", "cnt_page_faults", "cnt_context_switches",
+    "cnt_cpu_migrations", "cnt_other", "ipc", "llc_misses_per_update", "counter_bytes_per_update",
+    "sim", "sim_ll", "sim_cold", "sim_instructions", "sim_d1_read_misses", "sim_d1_write_misses",
+    "sim_ll_read_misses", "sim_ll_write_misses", "sim_ll_writebacks", "sim_instructions_per_update",
+    "sim_d1_misses_per_update", "sim_ll_misses_per_update", "sim_bytes_per_update", "sim_s",
     "started_utc", "wall_s",
 };
 const int results_point_ncols = (int)(sizeof results_point_cols / sizeof results_point_cols[0]);
@@ -178,7 +185,10 @@ int results_add(results_run *rr, const scen_point *p, const bench_result *r, int
     if (r->status == BENCH_OK) {
         json_object_set_new(o, "noisy", json_boolean(r->st.cv > RESULTS_NOISY_CV));
         json_object_set_new(o, "timer_warning", json_boolean(r->timer_warning));
+        if (r->counters.set) cnt_values_flat(o, &r->counters, r->updates);
     }
+    if (r->sim_status[0]) json_object_set_new(o, "sim", json_string(r->sim_status));
+    if (r->sim) cachesim_flat(o, r->sim);
     json_object_set_new(o, "wall_s", json_real(wall_s));
     int rc = add_row(rr, o, err);
     json_decref(o);

@@ -6,6 +6,8 @@
  * the combinations checked, so that every error names where the bad value came from. */
 #include "scenario.h"
 
+#include "harness/counters.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -61,6 +63,12 @@ static const key_def keys[] = {
     {"run", "warmup", K_INT, 0, 1000, 0, "an integer in [0, 1000]"},
     {"run", "seed", K_INT, 0, INT64_MAX, 0, "an integer >= 0"},
     {"run", "check", K_BOOL, 0, 0, 0, "true or false"},
+    {"run", "counters", K_STR, 0, 0, 0, "a comma list of events (PAPI_TOT_CYC, perf::..., task-clock, page-faults, ...) or default"},
+    {"run", "counter_reps", K_INT, 1, 100000, 0, "an integer in [1, 100000]"},
+    {"run", "sim", K_BOOL, 0, 0, 0, "true or false"},
+    {"run", "sim_cold", K_BOOL, 0, 0, 0, "true or false"},
+    {"run", "sim_ll", K_STR, 0, 0, 0, "l2, l3 or SIZE,WAYS[,LINE] (e.g. 1M,8,64)"},
+    {"run", "sim_max_updates", K_INT, 1, BIG, 0, "an integer >= 1"},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -315,6 +323,19 @@ static int interpret(scenario *s, const scen_entry *e, int max_pus, mb_err *err)
                 if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
                     return mb_fail(err, "%s: name: expected %s, got \"%s\"", e->where, k->help, e->value);
             snprintf(s->name, sizeof s->name, "%s", e->value);
+        } else if (!strcmp(e->key, "counters")) {
+            /* resolved here so that a bad event name is reported with its file:line */
+            cnt_system sys;
+            mb_err cerr = {"out of memory"};
+            cnt_set *cs = malloc(sizeof *cs);
+            int rc = !cs || cnt_system_init(&sys, &cerr) || cnt_set_init(cs, &sys, e->value, 3, 64, &cerr);
+            free(cs);
+            if (rc) return mb_fail(err, "%s: counters: %s", e->where, cerr.msg);
+            snprintf(s->counters, sizeof s->counters, "%s", e->value);
+        } else if (!strcmp(e->key, "sim_ll")) {
+            if (!e->value[0] || strlen(e->value) >= sizeof s->sim_ll)
+                return mb_fail(err, "%s: sim_ll: expected %s", e->where, k->help);
+            snprintf(s->sim_ll, sizeof s->sim_ll, "%s", e->value);
         } else snprintf(s->description, sizeof s->description, "%s", e->value);
         return 0;
     case K_KERNELS: return parse_kernels(s, e, err);
@@ -341,6 +362,8 @@ static int interpret(scenario *s, const scen_entry *e, int max_pus, mb_err *err)
         else if (!strcmp(e->key, "z")) s->shape.has_z = b;
         else if (!strcmp(e->key, "h0")) s->shape.has_h0 = b;
         else if (!strcmp(e->key, "h_last")) s->shape.want_h_last = b;
+        else if (!strcmp(e->key, "sim")) s->sim = b;
+        else if (!strcmp(e->key, "sim_cold")) s->sim_cold = b;
         else s->set.check = b;
         return 0;
     }
@@ -353,6 +376,8 @@ static int interpret(scenario *s, const scen_entry *e, int max_pus, mb_err *err)
         else if (!strcmp(e->key, "max_reps")) s->set.max_reps = (int)v;
         else if (!strcmp(e->key, "warmup")) s->set.warmup = (int)v;
         else if (!strcmp(e->key, "checkpoint")) s->set.checkpoint = (int)v;
+        else if (!strcmp(e->key, "counter_reps")) s->set.counter_reps = (int)v;
+        else if (!strcmp(e->key, "sim_max_updates")) s->sim_max_updates = v;
         else s->set.seed = (uint64_t)v;
         return 0;
     case K_DOUBLE:
@@ -482,6 +507,7 @@ int scenario_load(scenario *s, const char *path, bool quick, const char *const *
     s->shape = cs.shape;
     bench_settings_default(&s->set);
     s->set.check = true;
+    s->sim_max_updates = (int64_t)1 << 22;
     for (int i = 0; i < scan_kernel_count; i++)
         if (!scan_kernels[i]->oracle) s->kernels[s->nkernels++] = scan_kernels[i];
     for (int i = 0; i < s->nentries; i++) {

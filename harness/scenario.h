@@ -50,6 +50,12 @@ typedef struct {
     bench_settings set;              /* bind, min_reps, min_time, max_reps, warmup, seed, check */
     int naxes;
     scen_int axes[SCEN_NINT];        /* keys with > 1 value, in table order */
+    /* counters and cache simulation ([run] counters, counter_reps (in set), sim, sim_ll,
+     * sim_cold, sim_max_updates; docs/counters.md) */
+    char counters[512];              /* event list ("" : none) */
+    bool sim, sim_cold;              /* valgrind cache simulation of each point; from cold caches */
+    char sim_ll[64];                 /* simulated last level: "" (hwloc's last), l2, l3, SIZE,WAYS[,LINE] */
+    int64_t sim_max_updates;         /* points with more state updates are not simulated */
 } scenario;
 
 /* One point of the sweep: the shape and the thread count / chunk it runs with. */

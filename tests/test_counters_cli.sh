@@ -18,9 +18,9 @@ expect() { # expect STATUS PATTERN ARGS...
     fails=$((fails+1))
   fi
 }
-check_py() { # check_py WHAT JSON PYTHON: runs PYTHON with o = the parsed JSON
+check_py() { # check_py WHAT JSON PYTHON: runs PYTHON with o = the parsed JSON (or the path, if a file)
   n=$((n+1))
-  if ! python3 -c "import json,sys; o=json.loads(sys.argv[1]); $3" "$2"; then
+  if ! python3 -c "import json,sys,os; a=sys.argv[1]; o=a if os.path.isfile(a) else json.loads(a); $3" "$2"; then
     echo "FAIL: $1"; fails=$((fails+1))
   fi
 }
@@ -100,6 +100,35 @@ wb = s['ll_writebacks']['total']; assert abs(wb / ($ws / 64) - 1) < 0.15, wb
   expect 0 'valgrind runs the threads one at a time|run one at a time' counters sequential --seqlen 16 --channels 8 --d-state 4 --sim --threads 2
   expect 0 'LL \(hwloc L[234]\)' counters sequential --seqlen 16 --channels 8 --d-state 4 --sim
 fi
+
+# ---- sweeps: `counters =` and `sim = yes` in a scenario add columns to points.csv
+expect 2 'counters: .*unknown event "PAPI_NOPE"' sweep smoke --quick --set counters=PAPI_NOPE --no-calibrate
+expect 2 'sim: expected true or false' sweep smoke --quick --set sim=maybe --no-calibrate
+expect 2 '--ll: expected' sweep smoke --quick --sim --set sim_ll=huge --no-calibrate
+out=$(mktemp -d)/sweep
+if "$mb" sweep smoke --quick --set d_state=2,8 --kernels sequential,fused --sim --set counters=task-clock,PAPI_L3_TCM \
+     --out "$out" --no-calibrate >/dev/null 2>&1; then
+  check_py "sweep with sim and counters: points.csv columns" "$out/points.csv" "
+import csv
+rows = [r for r in csv.DictReader(open(o)) if r['status'] == 'ok']
+assert len(rows) == 4, len(rows)
+for r in rows:
+    assert r['sim'] == 'ok', r['sim']
+    assert float(r['sim_instructions']) > 0 and float(r['sim_ll_misses_per_update']) >= 0
+    assert abs(float(r['sim_instructions_per_update']) * float(r['updates']) - float(r['sim_instructions'])) < 1e-6 * float(r['sim_instructions'])
+    assert r['counters'] == 'task-clock,PAPI_L3_TCM'
+    assert float(r['cnt_task_clock']) > 0
+    papi = r['cnt_papi_l3_tcm'] != ''
+    assert papi or 'PAPI_L3_TCM unavailable' in r['counters_unavailable'], r['counters_unavailable']
+"
+  [ -s "$out/plots/d_state-counters.png" ] || { echo "FAIL: no counters plot"; fails=$((fails+1)); }
+  n=$((n+1))
+  "$mb" plot "$out" >/dev/null 2>&1 && [ -s "$out/plots/d_state-counters.svg" ] || { echo "FAIL: mbench plot: no counters plot"; fails=$((fails+1)); }
+  n=$((n+1))
+else
+  echo "FAIL: sweep with --sim and counters"; fails=$((fails+1)); n=$((n+1))
+fi
+rm -rf "$(dirname "$out")"
 
 echo "$((n-fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
