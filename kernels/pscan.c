@@ -182,4 +182,10 @@ const scan_kernel scan_kernel_pscan = {
     .workspace_bytes = ps_workspace,
     .forward = ps_forward,
     .cost = ps_cost,
+    /* training: kernels/pscan_backward.c (the reverse scan of the adjoint) */
+    .saved_bytes = scan_pscan_saved_bytes,
+    .forward_save = scan_pscan_forward_save,
+    .backward_workspace_bytes = scan_pscan_backward_workspace,
+    .backward = scan_pscan_backward,
+    .backward_cost = scan_pscan_backward_cost,
 };

@@ -157,6 +157,16 @@ int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                         const void *saved, void *ws, mb_err *err);
 void scan_fused_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c);
 
+/* The pscan kernel's training entry points (kernels/pscan_backward.c): deltaA and the
+ * states kept, the adjoint's recurrence run by the same sweeps backwards in time. */
+size_t scan_pscan_saved_bytes(const scan_shape *s, const scan_opts *o);
+int scan_pscan_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
+                            mb_err *err);
+size_t scan_pscan_backward_workspace(const scan_shape *s, const scan_opts *o);
+int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *g, const scan_opts *o,
+                        const void *saved, void *ws, mb_err *err);
+void scan_pscan_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c);
+
 /* ---- the problem (kernels/problem.c) ---- */
 
 /* Checks sizes, divisibility and overflow; 0 or -1 with a message naming the field. */

@@ -1,0 +1,273 @@
+/* kernels/pscan_backward.c: training for the parallel scan (kernels/pscan.c). forward_save
+ * is the pscan forward that keeps deltaA (before the sweeps multiply it in place, so the
+ * sweeps run on a copy in the workspace) and the scanned states h; the backward runs the
+ * same Blelloch up-/down-sweep on the reverse recurrence of the adjoint, reading time
+ * backwards through the indices (no flipped copies):
+ *
+ *     G_t = dloss/dh_t = gy_t C_t + deltaA_{t+1} G_{t+1},   G_{L-1} = gy C + dh_last
+ *
+ * i.e. the operator (a1, x1) o (a2, x2) = (a1 a2, a2 x1 + x2) over t' = L-1-t with
+ * coefficients a'_t = deltaA_{t+1}. Then every (b, t) row is independent:
+ *
+ *     dC_t += gy h_t;  dB_t += dt u G_t;  ddt = sum_n G (A deltaA h_{t-1} + B u);
+ *     dA += dt G deltaA h_{t-1};  du = gy D + dt (G . B_t);  dh0 = deltaA_0 G_0
+ *
+ * A row is one thread's, so dB and dC (sums over a group's channels) and ddelta (over a
+ * head's) need no reduction; dA, ddelta_bias and dDskip go to per-thread accumulators.
+ * saved = deltaA and h, 2 x [B][L][D][N]; workspace = the coefficients and the adjoint,
+ * 2 x [B][L][D][N], plus the accumulators. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "scan.h"
+
+#define PB_SLICE 4096 /* floats of a D*N row per work item */
+
+static inline float pb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+static inline float pb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static int pb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
+
+static int64_t pb_pairs(int64_t L, int64_t first, int64_t step)
+{
+    return first < L ? (L - 1 - first) / step + 1 : 0;
+}
+
+/* One level of the sweeps over position i = first + p step: e[i] = e[i-s] o e[i], where
+ * position i is time i (forward) or time L-1-i (reverse, so that e[i-s] is time t+s).
+ * Every thread of the team takes a contiguous share of the (batch, pair, slice) items;
+ * ends in a barrier. */
+static void pb_level(float *a, float *x, int64_t B, int64_t L, int64_t R, int64_t s, int64_t first,
+                     int64_t step, bool reverse)
+{
+    const int64_t pairs = pb_pairs(L, first, step), slices = (R + PB_SLICE - 1) / PB_SLICE;
+    const int64_t items = B * pairs * slices;
+    const int64_t nth = omp_get_num_threads(), me = omp_get_thread_num();
+    const int64_t lo = items * me / nth, hi = items * (me + 1) / nth;
+    for (int64_t it = lo; it < hi; it++) {
+        const int64_t sl = it % slices, p = (it / slices) % pairs, b = it / slices / pairs;
+        const int64_t i = first + p * step;
+        const int64_t thi = reverse ? L - 1 - i : i, tlo = reverse ? thi + s : thi - s;
+        const int64_t r0 = sl * PB_SLICE, r1 = r0 + PB_SLICE < R ? r0 + PB_SLICE : R;
+        float *a_hi = a + (b * L + thi) * R, *x_hi = x + (b * L + thi) * R;
+        const float *a_lo = a + (b * L + tlo) * R, *x_lo = x + (b * L + tlo) * R;
+#pragma omp simd
+        for (int64_t r = r0; r < r1; r++) {
+            x_hi[r] = a_hi[r] * x_lo[r] + x_hi[r];
+            a_hi[r] = a_hi[r] * a_lo[r];
+        }
+    }
+#pragma omp barrier
+}
+
+/* Both sweeps (Brent-Kung, any L). Called by every thread of the team. */
+static void pb_scan(float *a, float *x, int64_t B, int64_t L, int64_t R, bool reverse)
+{
+    int64_t s_top = 1;
+    for (int64_t st = 1; 2 * st <= L; st *= 2) {
+        pb_level(a, x, B, L, R, st, 2 * st - 1, 2 * st, reverse);
+        s_top = st;
+    }
+    for (int64_t st = s_top; st >= 1; st /= 2) pb_level(a, x, B, L, R, st, 3 * st - 1, 2 * st, reverse);
+}
+
+size_t scan_pscan_saved_bytes(const scan_shape *s, const scan_opts *o)
+{
+    (void)o;
+    return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float);
+}
+
+/* per-thread accumulators: dA [D][N] or [H], dbias [K], dDskip [K] */
+static int64_t pb_acc_floats(const scan_shape *s)
+{
+    scan_sizes z;
+    scan_shape_sizes(s, &z);
+    return (z.A + 2 * scan_shape_k(s) + 15) / 16 * 16;
+}
+
+size_t scan_pscan_backward_workspace(const scan_shape *s, const scan_opts *o)
+{
+    return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float) +
+           (size_t)pb_threads(o) * (size_t)pb_acc_floats(s) * sizeof(float);
+}
+
+int scan_pscan_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
+                            mb_err *err)
+{
+    (void)err;
+    const int64_t B = s->batch, L = s->seqlen, D = s->channels, N = s->d_state, G = s->groups;
+    const int64_t K = scan_shape_k(s), per_k = D / K, per_group = D / G, R = D * N;
+    float *dA = saved;         /* [B][L][D][N] deltaA, kept */
+    float *H = dA + B * L * R; /* [B][L][D][N] deltaB_u, scanned into h */
+    float *ac = ws;            /* [B][L][D][N] a copy of deltaA the sweeps consume */
+    const bool head = s->a_kind == SCAN_A_HEAD;
+#pragma omp parallel num_threads(pb_threads(o))
+    {
+        // ---- deltaA (twice) and deltaB_u, h0 folded into t = 0
+#pragma omp for schedule(static)
+        for (int64_t bl = 0; bl < B * L; bl++) {
+            const int64_t b = bl / L, l = bl % L;
+            float dtk = 0.0f, ek = 1.0f;
+            for (int64_t d = 0; d < D; d++) {
+                const int64_t k = d / per_k, g = d / per_group;
+                if (d % per_k == 0) {
+                    dtk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                    if (s->softplus) dtk = pb_softplusf(dtk);
+                    if (head) ek = expf(dtk * t->A[k]);
+                }
+                const float du = dtk * t->u[bl * D + d];
+                const float *Bm = t->Bm + (bl * G + g) * N;
+                float *a = dA + bl * R + d * N, *x = H + bl * R + d * N, *c = ac + bl * R + d * N;
+                for (int64_t n = 0; n < N; n++) {
+                    a[n] = c[n] = head ? ek : expf(dtk * t->A[d * N + n]);
+                    x[n] = du * Bm[n];
+                }
+                if (l == 0 && t->h0)
+                    for (int64_t n = 0; n < N; n++) x[n] += a[n] * t->h0[(b * D + d) * N + n];
+            }
+        }
+        pb_scan(ac, H, B, L, R, false);
+        // ---- y = C . h (+ D u, * silu(z)); the final state
+#pragma omp for schedule(static)
+        for (int64_t bl = 0; bl < B * L; bl++)
+            for (int64_t d = 0; d < D; d++) {
+                const int64_t k = d / per_k, g = d / per_group;
+                const float *h = H + bl * R + d * N, *Cm = t->Cm + (bl * G + g) * N;
+                float acc = 0.0f;
+                for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
+                const float u = t->u[bl * D + d];
+                if (t->Dskip) acc += t->Dskip[k] * u;
+                if (t->z) acc *= t->z[bl * D + d] * pb_sigmoidf(t->z[bl * D + d]);
+                t->y[bl * D + d] = acc;
+            }
+        if (t->h_last) {
+#pragma omp for schedule(static)
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t r = 0; r < R; r++) t->h_last[b * R + r] = H[(b * L + L - 1) * R + r];
+        }
+    }
+    return 0;
+}
+
+int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *gr, const scan_opts *o,
+                        const void *saved, void *ws, mb_err *err)
+{
+    (void)err;
+    const int64_t B = s->batch, L = s->seqlen, D = s->channels, N = s->d_state, G = s->groups;
+    const int64_t K = scan_shape_k(s), per_k = D / K, per_group = D / G, R = D * N;
+    const float *dA = saved;         /* [B][L][D][N] deltaA */
+    const float *H = dA + B * L * R; /* [B][L][D][N] h */
+    float *ac = ws;                  /* [B][L][D][N] coefficients a'_t = deltaA_{t+1} */
+    float *X = ac + B * L * R;       /* [B][L][D][N] gy C, scanned into G */
+    float *accs = X + B * L * R;     /* [threads][acc] */
+    const int64_t nacc = pb_acc_floats(s);
+    scan_sizes z;
+    scan_shape_sizes(s, &z);
+    const bool head = s->a_kind == SCAN_A_HEAD;
+    const int threads = pb_threads(o);
+#pragma omp parallel num_threads(threads)
+    {
+        float *tdA = accs + omp_get_thread_num() * nacc, *tdbias = tdA + z.A, *tdD = tdbias + K;
+        for (int64_t i = 0; i < nacc; i++) tdA[i] = 0.0f;
+        // ---- the recurrence's inputs: gy C_t (+ dh_last at the end), and dz, dDskip
+#pragma omp for schedule(static)
+        for (int64_t bl = 0; bl < B * L; bl++) {
+            const int64_t b = bl / L, l = bl % L;
+            for (int64_t d = 0; d < D; d++) {
+                const int64_t k = d / per_k, g = d / per_group;
+                const float *h = H + bl * R + d * N, *Cm = t->Cm + (bl * G + g) * N;
+                const float u = t->u[bl * D + d];
+                float gy = gr->dy[bl * D + d];
+                if (t->z) {
+                    float acc = t->Dskip ? t->Dskip[k] * u : 0.0f;
+                    for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
+                    const float zz = t->z[bl * D + d], sg = pb_sigmoidf(zz);
+                    gr->dz[bl * D + d] = gy * acc * sg * (1.0f + zz * (1.0f - sg));
+                    gy *= zz * sg;
+                }
+                tdD[k] += gy * u;
+                float *x = X + bl * R + d * N, *c = ac + bl * R + d * N;
+                const float *an = l + 1 < L ? dA + (bl + 1) * R + d * N : NULL;
+                for (int64_t n = 0; n < N; n++) {
+                    x[n] = gy * Cm[n];
+                    c[n] = an ? an[n] : 1.0f;
+                }
+                if (l == L - 1 && gr->dh_last)
+                    for (int64_t n = 0; n < N; n++) x[n] += gr->dh_last[(b * D + d) * N + n];
+            }
+        }
+        // ---- G_t = deltaA_{t+1} G_{t+1} + gy C_t: the sweeps, time reversed
+        pb_scan(ac, X, B, L, R, true);
+        // ---- every (b, t) row: dB, dC, ddelta, du; dA, dbias into the accumulators
+#pragma omp for schedule(static)
+        for (int64_t bl = 0; bl < B * L; bl++) {
+            const int64_t b = bl / L, l = bl % L;
+            float *dBr = gr->dBm + bl * G * N, *dCr = gr->dCm + bl * G * N;
+            for (int64_t i = 0; i < G * N; i++) dBr[i] = dCr[i] = 0.0f;
+            for (int64_t k = 0; k < K; k++) gr->ddelta[bl * K + k] = 0.0f;
+            for (int64_t d = 0; d < D; d++) {
+                const int64_t k = d / per_k, g = d / per_group;
+                const float x = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                const float dt = s->softplus ? pb_softplusf(x) : x, dsp = s->softplus ? pb_sigmoidf(x) : 1.0f;
+                const float u = t->u[bl * D + d], dtu = dt * u, Dk = t->Dskip ? t->Dskip[k] : 0.0f;
+                const float *Bm = t->Bm + (bl * G + g) * N, *Cm = t->Cm + (bl * G + g) * N;
+                const float *h = H + bl * R + d * N, *a = dA + bl * R + d * N, *Gt = X + bl * R + d * N;
+                const float *hp = l ? H + (bl - 1) * R + d * N : t->h0 ? t->h0 + (b * D + d) * N : NULL;
+                /* gy again (cheaper than keeping it): dy silu(z) */
+                float gy = gr->dy[bl * D + d];
+                if (t->z) gy *= t->z[bl * D + d] * pb_sigmoidf(t->z[bl * D + d]);
+                float ddt = 0.0f, gB = 0.0f;
+                for (int64_t n = 0; n < N; n++) {
+                    dCr[g * N + n] += gy * h[n];
+                    dBr[g * N + n] += Gt[n] * dtu;
+                    gB += Gt[n] * Bm[n];
+                    if (hp) {
+                        const float geh = Gt[n] * a[n] * hp[n];
+                        const float Av = head ? t->A[k] : t->A[d * N + n];
+                        ddt += Av * geh;
+                        tdA[head ? k : d * N + n] += dt * geh;
+                    }
+                }
+                ddt += gB * u;
+                gr->du[bl * D + d] = gy * Dk + dt * gB;
+                gr->ddelta[bl * K + k] += ddt * dsp;
+                tdbias[k] += ddt * dsp;
+                if (l == 0 && gr->dh0)
+                    for (int64_t n = 0; n < N; n++) gr->dh0[(b * D + d) * N + n] = a[n] * Gt[n];
+                (void)Cm;
+            }
+        }
+        // ---- sum the accumulators
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < z.A + 2 * K; i++) {
+            float sum = 0.0f;
+            for (int th = 0; th < threads; th++) sum += accs[th * nacc + i];
+            if (i < z.A) gr->dA[i] = sum;
+            else if (i < z.A + K) {
+                if (gr->ddelta_bias) gr->ddelta_bias[i - z.A] = sum;
+            } else if (gr->dDskip) gr->dDskip[i - z.A - K] = sum;
+        }
+    }
+    return 0;
+}
+
+/* Per update: the inputs gy C (1) and the coefficient copy; per operator application
+ * (one sweep of the same size as the forward's) 3 flops; the row pass: dC (2), dB (2),
+ * gB (2), geh (2), ddt (2), dA (2) = 12. Exps: softplus, its sigmoid and silu per
+ * (t, channel) (twice for the gate). */
+void scan_pscan_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
+{
+    const double upd = scan_shape_updates(s);
+    const double BLD = (double)s->batch * s->seqlen * s->channels;
+    double apps = 0;
+    int64_t s_top = 1;
+    for (int64_t st = 1; 2 * st <= s->seqlen; st *= 2) apps += (double)pb_pairs(s->seqlen, 2 * st - 1, 2 * st), s_top = st;
+    for (int64_t st = s_top; st >= 1; st /= 2) apps += (double)pb_pairs(s->seqlen, 3 * st - 1, 2 * st);
+    apps *= (double)s->batch * s->channels * s->d_state;
+    c->flops = 13.0 * upd + 3.0 * apps + BLD * (10 + (s->has_z ? 2.0 * s->d_state + 12 : 0));
+    c->exps = BLD * (2 + (s->has_z ? 2 : 0));
+    c->workspace = (double)scan_pscan_backward_workspace(s, o);
+    /* saved read twice (h, deltaA), the workspace written once and swept, gradients once */
+    c->bytes = 2.0 * (double)scan_pscan_saved_bytes(s, o) + 2.0 * c->workspace + 24.0 * apps +
+               (double)scan_shape_tensor_bytes(s) + (double)scan_grad_bytes(s);
+}
