@@ -43,7 +43,12 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
     r->peak_rss_bytes = -1;
     r->updates = scan_shape_updates(s);
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
-    if (bench_block_shape(s, set, &r->block, err)) return -1;
+    mb_err serr;
+    if (bench_block_shape(s, set, &r->block, &serr)) { /* a point no block has: skipped, with why */
+        snprintf(r->reason, sizeof r->reason, "%s", serr.msg);
+        r->status = BENCH_SKIPPED;
+        return 0;
+    }
     scan_shape ss;
     block_scan_shape(&r->block, &ss);
     r->shape = ss;

@@ -373,7 +373,9 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         set.chunk = p->chunk;
         bench_result r;
         const double a = bench_now();
-        int brc = bench_point(k, &p->shape, &set, &cal, &ctx->topo, &r, &err);
+        set.d_model = p->d_model; /* block level: the block's d_model (0: channels / 2) */
+        int brc = set.block_level ? bench_block_point(k, &p->shape, &set, &cal, &ctx->topo, &r, &err)
+                                  : bench_point(k, &p->shape, &set, &cal, &ctx->topo, &r, &err);
         cachesim_result simres;
         if (!brc && r.status == BENCH_OK && sc->sim) {
             if (r.updates > (double)sc->sim_max_updates)

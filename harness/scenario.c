@@ -20,7 +20,7 @@
 
 // ---------------------------------------------------------------- the key table
 
-typedef enum { K_STR, K_KERNELS, K_INTS, K_BOOL, K_A, K_BIND, K_DIR, K_INT, K_DOUBLE } key_type;
+typedef enum { K_STR, K_KERNELS, K_INTS, K_BOOL, K_A, K_BIND, K_DIR, K_INT, K_DOUBLE, K_LEVEL } key_type;
 
 typedef struct {
     const char *section, *key;
@@ -57,6 +57,7 @@ static const key_def keys[] = {
     {"run", "bind", K_BIND, 0, 0, 0, "compact, scatter or none"},
     {"run", "direction", K_DIR, 0, 0, 0, "forward, backward or both"},
     {"run", "checkpoint", K_INT, 1, 1 << 20, 0, "an integer in [1, 1048576]"},
+    {"run", "level", K_LEVEL, 0, 0, 0, "scan or block (a whole Mamba block around the scan)"},
     {"run", "min_reps", K_INT, 1, 1000000, 0, "an integer in [1, 1000000]"},
     {"run", "max_reps", K_INT, 0, 10000000, 0, "an integer in [0, 10000000] (0: no cap)"},
     {"run", "min_time", K_DOUBLE, 0, 86400, 0, "seconds in [0, 86400]"},
@@ -348,6 +349,11 @@ static int interpret(scenario *s, const scen_entry *e, int max_pus, mb_err *err)
     case K_BIND:
         if (pin_mode_parse(e->value, &s->set.bind))
             return mb_fail(err, "%s: bind: expected compact, scatter or none, got \"%s\"", e->where, e->value);
+        return 0;
+    case K_LEVEL:
+        if (!strcmp(e->value, "scan")) s->set.block_level = false;
+        else if (!strcmp(e->value, "block")) s->set.block_level = true;
+        else return mb_fail(err, "%s: level: expected scan or block, got \"%s\"", e->where, e->value);
         return 0;
     case K_DIR:
         if (bench_direction_parse(e->value, &s->set.direction))

@@ -7,6 +7,7 @@ mb=$1
 fails=0; n=0
 export MBENCH_RESULTS=$(mktemp -d)
 trap 'rm -rf "$MBENCH_RESULTS"' EXIT
+printf '[scenario]\nkernels = sequential\n[run]\nlevel = layer\n' > "$MBENCH_RESULTS/bad.ini"
 
 expect() { # expect STATUS PATTERN ARGS...
   local want=$1 pat=$2; shift 2
@@ -60,6 +61,25 @@ else:
 PY
   then echo "FAIL: --json --direction $dir"; fails=$((fails+1)); fi
 done
+
+# a block-level training sweep (the mamba.py study's scenarios, --quick): level, block,
+# direction and every gradient's error reach points.csv
+expect 2 'level: expected scan or block' sweep "$MBENCH_RESULTS/bad.ini" --no-calibrate
+expect 0 'results' sweep train_d_state --quick --no-calibrate
+n=$((n+1))
+if ! python3 - "$MBENCH_RESULTS" <<'PY'
+import csv, glob, sys
+f = sorted(glob.glob(sys.argv[1] + "/train_d_state-*/points.csv"))[-1]
+rows = list(csv.DictReader(open(f)))
+ok = [r for r in rows if r["status"] == "ok"]
+assert {r["kernel"] for r in ok} >= {"sequential", "pscan", "fused"}, rows
+for r in ok:
+    assert r["level"] == "block" and r["block"] == "mamba1" and r["direction"] == "both"
+    assert float(r["dA_max_rel_err"]) < float(r["grad_tolerance"]) and float(r["median_s"]) > 0
+skipped = [r for r in rows if r["status"] == "skipped"]
+assert all(r["reason"] for r in skipped)
+PY
+then echo "FAIL: train_d_state points.csv"; fails=$((fails+1)); fi
 
 echo "$((n-fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
