@@ -316,7 +316,9 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                     y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, urow + tl.c), y);
                 }
                 if (zrow) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, zrow + tl.c), &tab));
-                _mm512_mask_storeu_ps(yrow + tl.c, mk, y);
+                /* full aligned lines of y go around the cache (no read of the line first) */
+                if (mk == full && !((uintptr_t)(yrow + tl.c) & 63)) _mm512_stream_ps(yrow + tl.c, y);
+                else _mm512_mask_storeu_ps(yrow + tl.c, mk, y);
             }
         }
     }
@@ -432,6 +434,9 @@ static int fu_forward(const scan_shape *s, const scan_tensors *t, const scan_opt
         float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
 #pragma omp for schedule(static)
         for (int64_t u = 0; u < g.units; u++) fu_run_unit(&g, s, t, u, scr);
+#if defined(__AVX512F__)
+        _mm_sfence(); /* the streamed stores of y are visible before the kernel returns */
+#endif
     }
     return 0;
 }
