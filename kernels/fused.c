@@ -68,7 +68,7 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     g->chunk_len = (inner + g->chunks - 1) / g->chunks;
     /* ... but small enough that a unit's scratch (state, A, per-block buffers) stays near
      * L1/L2 size, FU_UNIT_FLOATS, next to the rows being streamed */
-    const int64_t per = g->head ? g->seg_tiles * (g->N * FU_VL + 3 * FU_TB * FU_VL) + 2 * FU_TB
+    const int64_t per = g->head ? g->seg_tiles * (g->N * FU_VL + 3 * FU_TB * FU_VL) + 5 * FU_TB
                                 : 2 * g->N * FU_VL + 3 * FU_TB * FU_VL;
     const int64_t cap = FU_UNIT_FLOATS / per > 1 ? FU_UNIT_FLOATS / per : 1;
     if (g->chunk_len > cap) g->chunk_len = cap;
@@ -76,10 +76,10 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     g->units = outer * g->chunks;
     g->unit_tiles = g->head ? g->chunk_len * g->seg_tiles : g->chunk_len;
     /* A2 (diag), hm [unit_tiles][N][VL]; dtv, dtu, yb [unit_tiles][TB][VL];
-     * dts, dec [heads of a unit][TB] (head) */
+     * dts, dec, P, 1/P, restart flags [heads of a unit][TB] (head) */
     const int64_t heads = g->head ? g->chunk_len : 0;
     g->thread_floats = (size_t)((g->head ? 1 : 2) * g->N * FU_VL * g->unit_tiles +
-                                3 * FU_TB * FU_VL * g->unit_tiles + 2 * FU_TB * heads);
+                                3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads);
     g->thread_floats = (g->thread_floats + 15) / 16 * 16; /* keep each thread's block 64-byte aligned */
 }
 
@@ -173,27 +173,39 @@ fu_diag_block(const int nb, const int64_t tb, const float *A2, float *hm, const 
     for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
 }
 
-/* The same for head problems: the decay is one scalar per step (dec [tb]). */
+/* The same for head problems, where the decay a[t] is one scalar per step, so the state
+ * can be carried scaled: h[t] = P[t] g[t] with P the product of the decays since the last
+ * restart. Then a step is g[j] += w B[j] with w = dt u / P[t] (one FMA instead of a
+ * multiply and an FMA), and y = P[t] C.g is scaled in the epilogue. A restart step
+ * (flag rs[t]: the first of the block, or where P would fall below 2^-64, so 1/P stays
+ * finite) is the plain update h = (a P_prev) h + dt u B with coefficient cd[t], after
+ * which P = 1. hm holds the true state h at the block's end (a checkpoint). */
 static inline __attribute__((always_inline)) void
-fu_head_block(const int nb, const int64_t tb, float *hm, const float *dec, const float *dtu,
-              const float *Bp, const float *Cp, int64_t stride, float *yb, bool first)
+fu_head_block(const int nb, const int64_t tb, float *hm, const float *cd, const float *rs,
+              const float *P, const float *dtu, const float *wv, const float *Bp, const float *Cp,
+              int64_t stride, float *yb, bool first)
 {
-    __m512 h[FU_NB];
-    for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hm + 16 * j);
+    __m512 g[FU_NB];
+    for (int j = 0; j < nb; j++) g[j] = _mm512_load_ps(hm + 16 * j);
     for (int64_t t = 0; t < tb; t++) {
-        const __m512 a = _mm512_set1_ps(dec[t]), du = _mm512_load_ps(dtu + 16 * t);
         const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        if (rs[t] != 0.0f) {
+            const __m512 a = _mm512_set1_ps(cd[t]), du = _mm512_load_ps(dtu + 16 * t);
+            for (int j = 0; j < nb; j++) g[j] = _mm512_fmadd_ps(a, g[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
+        } else {
+            const __m512 w = _mm512_load_ps(wv + 16 * t);
+#pragma GCC unroll 16
+            for (int j = 0; j < nb; j++) g[j] = _mm512_fmadd_ps(w, _mm512_set1_ps(bt[j]), g[j]);
+        }
         /* four partial sums: the per-step work is short here, so y's chain must be too */
         __m512 y[4] = {first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t), _mm512_setzero_ps(),
                        _mm512_setzero_ps(), _mm512_setzero_ps()};
 #pragma GCC unroll 16
-        for (int j = 0; j < nb; j++) {
-            h[j] = _mm512_fmadd_ps(a, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
-            y[j & 3] = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y[j & 3]);
-        }
+        for (int j = 0; j < nb; j++) y[j & 3] = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), g[j], y[j & 3]);
         _mm512_store_ps(yb + 16 * t, _mm512_add_ps(_mm512_add_ps(y[0], y[1]), _mm512_add_ps(y[2], y[3])));
     }
-    for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
+    const __m512 pl = _mm512_set1_ps(P[tb - 1]);
+    for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, _mm512_mul_ps(pl, g[j]));
 }
 
 /* A unit walks time in blocks of FU_TB steps. Per block: the prologue (dt, dt*u, and per
@@ -211,11 +223,14 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
     const mb_exp_tab tab = mb_exp_tab_init();
     float *hm = scr;                            /* [ntl][N][16] state */
     float *A2 = hm + ntl * N * 16;              /* [ntl][N][16] diag: A[c, n] log2(e) */
-    float *dtv = A2 + (g->head ? 0 : ntl * N * 16); /* [ntl][TB][16] dt (diag) */
+    float *dtv = A2 + (g->head ? 0 : ntl * N * 16); /* [ntl][TB][16] dt (diag), dt u / P (head) */
     float *dtu = dtv + ntl * FU_TB * 16;        /* [ntl][TB][16] dt * u */
     float *yb = dtu + ntl * FU_TB * 16;         /* [ntl][TB][16] y */
     float *dts = yb + ntl * FU_TB * 16;         /* [nheads][TB] head: dt per step */
-    float *dec = dts + nheads * FU_TB;          /* [nheads][TB] head: exp(dt A) per step */
+    float *dec = dts + nheads * FU_TB;          /* [nheads][TB] head: exp(dt A), then restart coefficients */
+    float *Ps = dec + nheads * FU_TB;           /* [nheads][TB] head: scale P of the state */
+    float *iPs = Ps + nheads * FU_TB;           /* [nheads][TB] head: 1 / P */
+    float *rst = iPs + nheads * FU_TB;          /* [nheads][TB] head: restart flags */
 
     // ---- the state in (transposed to [n][lane]) and the scaled A
     for (int64_t i = 0; i < ntl; i++) {
@@ -252,6 +267,18 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 _mm512_store_ps(ds + i, d);
                 _mm512_store_ps(de + i, mb_exp2_512(_mm512_mul_ps(d, A2k), &tab));
             }
+            /* the scale P of the carried state (see fu_head_block) */
+            float *ps = Ps + hh * FU_TB, *ips = iPs + hh * FU_TB, *rs = rst + hh * FU_TB;
+            float P = 1.0f;
+            for (int64_t i = 0; i < tb; i++) {
+                const float a = de[i], Pn = P * a;
+                if (i == 0 || !(Pn >= 0x1p-64f)) {
+                    rs[i] = 1.0f, de[i] = a * P, P = 1.0f;
+                } else {
+                    rs[i] = 0.0f, P = Pn;
+                }
+                ps[i] = P, ips[i] = 1.0f / P;
+            }
         }
         // ---- prologue, row by row: dt (diag), dt * u
         for (int64_t tt = 0; tt < tb; tt++) {
@@ -278,7 +305,10 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                     if (s->softplus) dt = mb_softplus512(dt, &tab);
                     _mm512_store_ps(dtv + (i * FU_TB + tt) * 16, dt);
                 }
-                _mm512_store_ps(dtu + (i * FU_TB + tt) * 16, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, urow + tl.c)));
+                const __m512 du = _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, urow + tl.c));
+                _mm512_store_ps(dtu + (i * FU_TB + tt) * 16, du);
+                if (g->head) /* w = dt u / P */
+                    _mm512_store_ps(dtv + (i * FU_TB + tt) * 16, _mm512_mul_ps(du, _mm512_set1_ps(iPs[(tl.k - k0) * FU_TB + tt])));
             }
         }
         // ---- the scan, tile by tile, one register block of states at a time
@@ -290,9 +320,12 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
             for (int64_t n0 = 0; n0 < N; n0 += FU_NB) {
                 const int nb = N - n0 < FU_NB ? (int)(N - n0) : FU_NB;
                 if (g->head) {
-                    const float *de = dec + (tl.k - k0) * FU_TB;
-                    if (nb == FU_NB) fu_head_block(FU_NB, tb, h + n0 * 16, de, du, Bp + n0, Cp + n0, G * N, y, n0 == 0);
-                    else fu_head_block(nb, tb, h + n0 * 16, de, du, Bp + n0, Cp + n0, G * N, y, n0 == 0);
+                    const int64_t o = (tl.k - k0) * FU_TB;
+                    const float *wv = dtv + i * FU_TB * 16;
+                    if (nb == FU_NB)
+                        fu_head_block(FU_NB, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
+                    else
+                        fu_head_block(nb, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
                 } else {
                     const float *dv = dtv + i * FU_TB * 16;
                     if (nb == FU_NB)
@@ -311,6 +344,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 const fu_tile tl = fu_tile_of(g, &un, i, 16);
                 const __mmask16 mk = tl.m == 16 ? full : last;
                 __m512 y = _mm512_load_ps(yb + (i * FU_TB + tt) * 16);
+                if (g->head) y = _mm512_mul_ps(y, _mm512_set1_ps(Ps[(tl.k - k0) * FU_TB + tt]));
                 if (t->Dskip) {
                     const __m512 dsk = g->head ? _mm512_set1_ps(t->Dskip[tl.k]) : _mm512_maskz_loadu_ps(mk, t->Dskip + tl.c);
                     y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, urow + tl.c), y);
@@ -442,19 +476,29 @@ static int fu_forward(const scan_shape *s, const scan_tensors *t, const scan_opt
 }
 
 /* Counted from the algorithm, per state update (diag): dt*A (1), dt*u*B (1, dt*u hoisted),
- * a*h + x (2), C*h (2) = 6 flops and one exp; head problems drop the dt*A multiply per
- * update (5 flops) and take one exp per (head, step). Per (b, t, channel): dt*u (1), D*u
- * (2), the gate (4: silu's add, divide, multiply and y's multiply); softplus and silu count
- * one exp each, per channel (diag) or per head (head) for softplus. Bytes: every tensor
- * once, plus the per-thread scratch written and read once (it stays in L1/L2). */
+ * a*h + x (2), C*h (2) = 6 flops and one exp. Head problems, AVX-512 path (scaled state,
+ * see fu_head_block): g += w B (2) and C*g (2) per update, plus the multiply by dt u on
+ * restart steps: one per block of FU_TB steps at least (more where dt*A is so negative
+ * that the scale would pass 2^-64: data-dependent, not counted); per (b, t, channel) w and
+ * the scale of y (2); per (b, t, head) dt*A, the product P and 1/P (3). Portable path:
+ * a*h + x with x = dt*u*B, C*h (5 per update), dt*A per (t, head). Per (b, t, channel)
+ * also dt*u (1), D*u (2), the gate (4: silu's add, divide, multiply and y's multiply).
+ * Exps: one per update (diag) or per (head, step); softplus per dt entry and step, silu
+ * per channel and step. Bytes: every tensor once, plus the per-thread scratch written and
+ * read once (it stays in L1/L2). */
 static void fu_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
     const double upd = scan_shape_updates(s);
     const double BL = (double)s->batch * s->seqlen, BLD = BL * s->channels;
     const bool head = s->a_kind == SCAN_A_HEAD;
     const double BLK = BL * (double)scan_shape_k(s);
-    c->flops = (head ? 5.0 : 6.0) * upd + (head ? BLK : 0) +
-               BLD * (1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 4 : 0));
+    const double per_tc = 1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 4 : 0);
+#if defined(__AVX512F__)
+    const double restarts = (double)s->batch * (double)((s->seqlen + FU_TB - 1) / FU_TB) * s->channels * s->d_state;
+    c->flops = head ? 4.0 * upd + restarts + 3.0 * BLK + BLD * (per_tc + 2) : 6.0 * upd + BLD * per_tc;
+#else
+    c->flops = head ? 5.0 * upd + BLK + BLD * per_tc : 6.0 * upd + BLD * per_tc;
+#endif
     c->exps = (head ? BLK : upd) + (s->softplus ? BLK : 0) + (s->has_z ? BLD : 0);
     c->workspace = (double)fu_workspace(s, o);
     c->bytes = (double)scan_shape_tensor_bytes(s) + 2.0 * c->workspace;
