@@ -67,7 +67,7 @@ static void check_decode(const mamba_weights *w, const char *what)
     CHECK(mamba_run_init(&r, w, k, 2, B, L, &err) == 0, "%s", err.msg);
     CHECK(mamba_forward(&r, NULL, tok, B, L, par, true, &err) == 0, "%s", err.msg);
     mamba_run_free(&r);
-    /* prompt lengths 1, 3 (< d_conv - 1 ... = d_conv - 1), 7, all, and 2 parallel chunks, then 1 by 1 */
+    /* first parallel chunk of 1, 3 (= d_conv - 1), 7 or all 20 tokens, or chunks 2, 9, 5; then 1 by 1 */
     int64_t ones[20];
     for (int i = 0; i < 20; i++) ones[i] = 1;
     const int64_t *splits[] = {ones, (int64_t[]){3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
