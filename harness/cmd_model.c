@@ -1,6 +1,7 @@
 /* harness/cmd_model.c: `mbench model synth|logits|bench|generate`: synthesise a checkpoint,
  * dump logits for comparison with other implementations, time prefill and decode, generate
  * token ids. The model itself lives in model/. */
+#include <cblas.h>
 #include <errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
@@ -316,24 +317,30 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
     char desc[256];
     mamba_config_describe(c, desc, sizeof desc);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}",
                               "model", dir, "config", desc, "kernel", k->name, "threads", (json_int_t)threads,
                               "prompt_len", (json_int_t)plen, "gen", (json_int_t)gen, "reps", (json_int_t)reps,
                               "prefill_median_s", mp, "prefill_tokens_per_s", pre_tps, "prefill_scan_share", sp,
                               "decode_median_s", md, "decode_tokens_per_s", dec_tps, "decode_scan_share", sd,
                               "decode_weight_bytes_per_token", w.decode_bytes, "binding", binding);
+        if (o) json_object_set_new(o, "blas_core", json_string(openblas_get_corename()));
         if (o && bound_tps > 0) {
             json_object_set_new(o, "stream_gbps", json_real(row->stream_gbps));
             json_object_set_new(o, "decode_bound_tokens_per_s", json_real(bound_tps));
             json_object_set_new(o, "decode_bound_fraction", json_real(dec_tps / bound_tps));
         }
         char *s = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
-        if (s) puts(s);
+        if (!s) {
+            fprintf(stderr, "mbench: model bench: cannot build the JSON result\n");
+            json_decref(o);
+            goto done;
+        }
+        puts(s);
         free(s);
         json_decref(o);
     } else {
-        printf("model    %s (%s)\nkernel   %s, %lld threads (%s), %lld reps after 1 warm-up\n", dir, desc, k->name,
-               (long long)threads, binding, (long long)reps);
+        printf("model    %s (%s)\nkernel   %s, %lld threads (%s), %lld reps after 1 warm-up; OpenBLAS core %s\n",
+               dir, desc, k->name, (long long)threads, binding, (long long)reps, openblas_get_corename());
         printf("prefill  %lld tokens: median %.4f s = %.1f tokens/s, %.1f%% of it in the scan\n", (long long)plen, mp,
                pre_tps, 100 * sp);
         if (gen)

@@ -61,6 +61,17 @@ n=$((n+1))
 if ! [[ "$g1" =~ ^[0-9]+(,[0-9]+){11}$ ]] || [ "$g1" != "$g2" ]; then
   echo "FAIL: generate not 12 seeded ids: '$g1' vs '$g2'"; fails=$((fails+1)); fi
 expect 0 'prefill .* tokens/s' model bench --model "$work/t1" --prompt-len 16 --gen 4 --kernel sequential --threads 1 --reps 2 --no-calibrate
+json=$("$mb" model bench --model "$work/t2" --prompt-len 8 --gen 3 --kernel sequential --threads 2 --reps 2 --no-calibrate --json 2>/dev/null)
+n=$((n+1))
+if ! python3 - "$json" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1])
+for k in "kernel threads prompt_len gen reps prefill_median_s prefill_tokens_per_s prefill_scan_share decode_median_s decode_tokens_per_s decode_scan_share decode_weight_bytes_per_token blas_core".split():
+    assert k in o, k
+assert o["prompt_len"] == 8 and o["gen"] == 3 and 0 <= o["prefill_scan_share"] <= 1
+assert abs(o["prefill_tokens_per_s"] - 8 / o["prefill_median_s"]) < 1e-6 * o["prefill_tokens_per_s"]
+PY
+then echo "FAIL: model bench --json"; fails=$((fails+1)); fi
 for v in "model synth" "model logits" "model bench" "model generate" validate model; do
   expect 0 'usage: mbench' $v --help
 done
