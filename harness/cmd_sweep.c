@@ -405,8 +405,8 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         else if (st == BENCH_SKIPPED) snprintf(last, sizeof last, "%s skipped", k->name), nskip++;
         else snprintf(last, sizeof last, "%s FAILED", k->name), nfail++;
         if (!tty || st == BENCH_FAILED)
-            fprintf(stderr, "%s    -> %s %s%s%s\n", tty ? "\n" : "", bench_status_name(st), st == BENCH_OK ? tm : "",
-                    st == BENCH_OK ? "" : ": ", st == BENCH_OK ? "" : (brc ? err.msg : r.reason));
+            fprintf(stderr, "%s    -> %s%s%s\n", tty ? "\n" : "", bench_status_name(st), st == BENCH_OK ? " " : ": ",
+                    st == BENCH_OK ? tm : (brc ? err.msg : r.reason));
         if (!brc) bench_result_free(&r);
         done_now++;
         if (wrc) {
