@@ -14,9 +14,11 @@ const char *const scan_grad_names[SCAN_NGRADS] = {"du", "ddelta", "ddelta_bias",
 
 const char *scan_backward_unsupported(const scan_kernel *k, const scan_shape *s, const scan_opts *o)
 {
+    const char *why = k->unsupported(s, o); /* the forward's own reason comes first */
+    if (why) return why;
     if (!k->backward || !k->backward_workspace_bytes || !k->saved_bytes || !k->forward_save)
         return "no backward pass";
-    return k->unsupported(s, o);
+    return NULL;
 }
 
 int64_t scan_train_extra_bytes(const scan_kernel *k, const scan_shape *s, const scan_opts *o)

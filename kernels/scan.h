@@ -138,8 +138,8 @@ extern const scan_kernel *const scan_kernels[];
 extern const int scan_kernel_count;
 const scan_kernel *scan_kernel_find(const char *name);
 
-/* NULL if the kernel can run this problem's backward, else a static reason ("no backward
- * pass", or the forward's own reason). kernels/grad.c. */
+/* NULL if the kernel can run this problem's backward, else a static reason (the forward's
+ * own reason first, else "no backward pass"). kernels/grad.c. */
 const char *scan_backward_unsupported(const scan_kernel *k, const scan_shape *s, const scan_opts *o);
 /* Bytes of one training step's memory besides the tensors: saved + workspace + gradients
  * (dy, dh_last and every gradient). Call only when scan_backward_unsupported is NULL. */
