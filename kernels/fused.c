@@ -208,6 +208,52 @@ fu_head_block(const int nb, const int64_t tb, float *hm, const float *cd, const 
     for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, _mm512_mul_ps(pl, g[j]));
 }
 
+/* fu_head_block for two tiles of one head at once, 8 states each: every broadcast of B[j]
+ * and C[j] then feeds two FMAs (the loads, not the FMAs, bound the single-tile loop). */
+static inline __attribute__((always_inline)) void
+fu_head_block2(const int nb, const int64_t tb, float *hm0, float *hm1, const float *cd, const float *rs,
+               const float *P, const float *dtu0, const float *dtu1, const float *wv0, const float *wv1,
+               const float *Bp, const float *Cp, int64_t stride, float *yb0, float *yb1, bool first)
+{
+    __m512 g0[FU_NB / 2], g1[FU_NB / 2];
+    for (int j = 0; j < nb; j++) g0[j] = _mm512_load_ps(hm0 + 16 * j), g1[j] = _mm512_load_ps(hm1 + 16 * j);
+    for (int64_t t = 0; t < tb; t++) {
+        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
+        if (rs[t] != 0.0f) {
+            const __m512 a = _mm512_set1_ps(cd[t]);
+            const __m512 d0 = _mm512_load_ps(dtu0 + 16 * t), d1 = _mm512_load_ps(dtu1 + 16 * t);
+            for (int j = 0; j < nb; j++) {
+                const __m512 bj = _mm512_set1_ps(bt[j]);
+                g0[j] = _mm512_fmadd_ps(a, g0[j], _mm512_mul_ps(d0, bj));
+                g1[j] = _mm512_fmadd_ps(a, g1[j], _mm512_mul_ps(d1, bj));
+            }
+        } else {
+            const __m512 w0 = _mm512_load_ps(wv0 + 16 * t), w1 = _mm512_load_ps(wv1 + 16 * t);
+#pragma GCC unroll 8
+            for (int j = 0; j < nb; j++) {
+                const __m512 bj = _mm512_set1_ps(bt[j]);
+                g0[j] = _mm512_fmadd_ps(w0, bj, g0[j]);
+                g1[j] = _mm512_fmadd_ps(w1, bj, g1[j]);
+            }
+        }
+        __m512 y0[2] = {first ? _mm512_setzero_ps() : _mm512_load_ps(yb0 + 16 * t), _mm512_setzero_ps()};
+        __m512 y1[2] = {first ? _mm512_setzero_ps() : _mm512_load_ps(yb1 + 16 * t), _mm512_setzero_ps()};
+#pragma GCC unroll 8
+        for (int j = 0; j < nb; j++) {
+            const __m512 cj = _mm512_set1_ps(ct[j]);
+            y0[j & 1] = _mm512_fmadd_ps(cj, g0[j], y0[j & 1]);
+            y1[j & 1] = _mm512_fmadd_ps(cj, g1[j], y1[j & 1]);
+        }
+        _mm512_store_ps(yb0 + 16 * t, _mm512_add_ps(y0[0], y0[1]));
+        _mm512_store_ps(yb1 + 16 * t, _mm512_add_ps(y1[0], y1[1]));
+    }
+    const __m512 pl = _mm512_set1_ps(P[tb - 1]);
+    for (int j = 0; j < nb; j++) {
+        _mm512_store_ps(hm0 + 16 * j, _mm512_mul_ps(pl, g0[j]));
+        _mm512_store_ps(hm1 + 16 * j, _mm512_mul_ps(pl, g1[j]));
+    }
+}
+
 /* A unit walks time in blocks of FU_TB steps. Per block: the prologue (dt, dt*u, and per
  * head the decay) and the epilogue (D*u, the gate, the store of y) go row by row over all
  * the unit's tiles, so memory is read and written in contiguous runs; the scan in between
@@ -314,6 +360,28 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
         // ---- the scan, tile by tile, one register block of states at a time
         for (int64_t i = 0; i < ntl; i++) {
             const fu_tile tl = fu_tile_of(g, &un, i, 16);
+            if (g->head && i + 1 < ntl && tl.m == 16) {
+                const fu_tile t2 = fu_tile_of(g, &un, i + 1, 16);
+                if (t2.k == tl.k && t2.m == 16) { /* two full tiles of one head: as a pair */
+                    const int64_t o = (tl.k - k0) * FU_TB;
+                    const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
+                    float *h0 = hm + i * N * 16, *h1 = hm + (i + 1) * N * 16;
+                    float *y0 = yb + i * FU_TB * 16, *y1 = yb + (i + 1) * FU_TB * 16;
+                    const float *d0 = dtu + i * FU_TB * 16, *d1 = dtu + (i + 1) * FU_TB * 16;
+                    const float *w0 = dtv + i * FU_TB * 16, *w1 = dtv + (i + 1) * FU_TB * 16;
+                    for (int64_t n0 = 0; n0 < N; n0 += FU_NB / 2) {
+                        const int nb = N - n0 < FU_NB / 2 ? (int)(N - n0) : FU_NB / 2;
+                        if (nb == FU_NB / 2)
+                            fu_head_block2(FU_NB / 2, tb, h0 + n0 * 16, h1 + n0 * 16, dec + o, rst + o, Ps + o, d0, d1,
+                                           w0, w1, Bp + n0, Cp + n0, G * N, y0, y1, n0 == 0);
+                        else
+                            fu_head_block2(nb, tb, h0 + n0 * 16, h1 + n0 * 16, dec + o, rst + o, Ps + o, d0, d1,
+                                           w0, w1, Bp + n0, Cp + n0, G * N, y0, y1, n0 == 0);
+                    }
+                    i++;
+                    continue;
+                }
+            }
             float *h = hm + i * N * 16, *y = yb + i * FU_TB * 16;
             const float *du = dtu + i * FU_TB * 16, *a2 = A2 + i * N * 16;
             const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
