@@ -186,9 +186,10 @@ static const char *const templates[] = {"time", "speedup", "ceiling", "threads",
 
 static int write_data(set_ctx *c, mb_err *err)
 {
-    char path[4600];
+    char path[4600], tmp[4700];
     snprintf(path, sizeof path, "%s/%s.dat", c->plots, c->stem);
-    FILE *f = fopen(path, "w");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
     if (!f) return mb_fail(err, "cannot write %s: %s", path, strerror(errno));
     const fits_set *s = c->set;
     const bool threads_axis = !strcmp(s->axis, "threads");
@@ -234,15 +235,16 @@ static int write_data(set_ctx *c, mb_err *err)
         }
     }
     int bad = ferror(f);
-    if (fclose(f) || bad) return mb_fail(err, "cannot write %s", path);
+    if (fclose(f) || bad || rename(tmp, path)) return mb_fail(err, "cannot write %s", path);
     return 0;
 }
 
 static int write_vars(set_ctx *c, const char *machine, mb_err *err)
 {
-    char path[4600];
+    char path[4600], tmp[4700];
     snprintf(path, sizeof path, "%s/%s.vars.gp", c->plots, c->stem);
-    FILE *f = fopen(path, "w");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
     if (!f) return mb_fail(err, "cannot write %s: %s", path, strerror(errno));
     const fits_set *s = c->set;
     const axis_info *ai = axis_of(s->axis);
@@ -386,7 +388,7 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
     }
     fprintf(f, "note = "), gp_str(f, note, false), fputc('\n', f);
     int bad = ferror(f);
-    if (fclose(f) || bad) return mb_fail(err, "cannot write %s", path);
+    if (fclose(f) || bad || rename(tmp, path)) return mb_fail(err, "cannot write %s", path);
     return 0;
 }
 
@@ -402,7 +404,10 @@ static int run_gnuplot(set_ctx *c, const char *tmpl, mb_err *err)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    char *argv[] = {(char *)gp, vars, tpath, NULL};
+    /* images go to a temporary base first (renamed by the caller once gnuplot succeeded) */
+    char outbase[4800];
+    snprintf(outbase, sizeof outbase, "outbase = \"%s/.tmp.%s\"", c->plots, c->stem);
+    char *argv[] = {(char *)gp, vars, "-e", outbase, tpath, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, gp, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -418,11 +423,13 @@ static int run_gnuplot(set_ctx *c, const char *tmpl, mb_err *err)
     return 0;
 }
 
-static int add_file(plot_report *rep, const char *path, mb_err *err)
+/* Checks the image gnuplot wrote under tmp, renames it to path and records it. */
+static int add_file(plot_report *rep, const char *tmp, const char *path, mb_err *err)
 {
     struct stat st;
-    if (stat(path, &st) || st.st_size == 0)
-        return mb_fail(err, "gnuplot exited with status 0 but %s is %s", path, errno == ENOENT ? "missing" : "empty");
+    if (stat(tmp, &st) || st.st_size == 0)
+        return mb_fail(err, "gnuplot exited with status 0 but %s is %s", tmp, errno == ENOENT ? "missing" : "empty");
+    if (rename(tmp, path)) return mb_fail(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     char **n = realloc(rep->files, (size_t)(rep->nfiles + 1) * sizeof *n);
     if (!n) return mb_fail(err, "out of memory");
     rep->files = n;
@@ -496,8 +503,10 @@ int plot_sweep(const char *dir, plot_report *rep, mb_err *err)
             }
             const char *ext[2] = {"png", "svg"};
             for (int e = 0; e < 2 && !rc; e++) {
+                char tmp[4300];
+                snprintf(tmp, sizeof tmp, "%s/.tmp.%s-%s.%s", c.plots, c.stem, templates[k], ext[e]);
                 snprintf(path, sizeof path, "%s/%s-%s.%s", c.plots, c.stem, templates[k], ext[e]);
-                rc = add_file(rep, path, err);
+                rc = add_file(rep, tmp, path, err);
             }
         }
     }
