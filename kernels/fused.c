@@ -450,7 +450,8 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
     const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, VL = FU_VL;
     const fu_unit un = fu_unit_of(g, unit);
     const int64_t b = un.b, ntl = un.ntl;
-    float *hm = scr + ntl * N * VL; /* [ntl][N][VL] state (the A2 part is unused here) */
+    /* [ntl][N][VL] state, after the A2 part that only diag problems reserve (fu_geom_init) */
+    float *hm = scr + (g->head ? 0 : ntl * N * VL);
     float *dtv = hm + ntl * N * VL; /* [TB][VL] dt */
     float *dtu = dtv + FU_TB * VL;  /* [TB][VL] dt * u */
     float *yb = dtu + FU_TB * VL;   /* [TB][VL] y */
