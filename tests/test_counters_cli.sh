@@ -101,6 +101,24 @@ wb = s['ll_writebacks']['total']; assert abs(wb / ($ws / 64) - 1) < 0.15, wb
   expect 0 'LL \(hwloc L[234]\)' counters sequential --seqlen 16 --channels 8 --d-state 4 --sim
 fi
 
+# ---- mbench-vg (no AVX-512: the kernels' portable paths) must compute what mbench does:
+# every kernel against the oracle on diag and head problems up to N = 256
+vg=$(dirname "$mb")/mbench-vg
+if [ -x "$vg" ]; then
+  for k in $("$mb" list | awk '/^kernels:/{on=1;next} /^[a-z]/{on=0} on && /^  [a-z]/{print $1}' | sort -u); do
+    [ "$k" = reference ] && continue
+    for a in diag head; do for N in 16 256; do
+      n=$((n+1))
+      out=$("$vg" run "$k" --seqlen 64 --channels 64 --a $a --d-state $N --check --min-reps 1 --min-time 0 --no-calibrate 2>&1); st=$?
+      if ! { [ $st -eq 0 ] && grep -q "check  *ok" <<<"$out"; } && ! { [ $st -eq 2 ] && grep -q "cannot run" <<<"$out"; }; then
+        echo "FAIL: mbench-vg run $k --a $a --d-state $N --check -> $st"; echo "$out" | tail -3; fails=$((fails+1))
+      fi
+    done; done
+  done
+else
+  echo "FAIL: $vg not built"; fails=$((fails+1))
+fi
+
 # ---- sweeps: `counters =` and `sim = yes` in a scenario add columns to points.csv
 expect 2 'counters: .*unknown event "PAPI_NOPE"' sweep smoke --quick --set counters=PAPI_NOPE --no-calibrate
 expect 2 'sim: expected true or false' sweep smoke --quick --set sim=maybe --no-calibrate
