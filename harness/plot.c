@@ -178,6 +178,7 @@ typedef struct {
     int block_of[FITS_MAX_KERNELS]; /* series -> block (1-based), 0 if not drawn */
     bool any_ceiling, any_noisy;
     bool any_counters;       /* a cache simulation or an LLC counter has a value */
+    bool any_sim, any_hw;    /* ... which of the two */
     double tscale;
     const char *tunit;
 } set_ctx;
@@ -230,6 +231,8 @@ static int write_data(set_ctx *c, mb_err *err)
             for (int q = 0; q < 4; q++) {
                 fprintf(f, " %.6g", cv[q]);
                 if (q < 3 && isfinite(cv[q])) c->any_counters = true;
+                if (q < 2 && isfinite(cv[q])) c->any_sim = true;
+                if (q == 2 && isfinite(cv[q])) c->any_hw = true;
             }
             fputc('\n', f);
         }
@@ -282,6 +285,7 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
     fprintf(f, "tscale = %g\ntunit = \"%s\"\n", c->tscale, c->tunit);
     fprintf(f, "plotsdir = "), gp_str(f, MB_SOURCE_DIR "/plots", true), fputc('\n', f);
     fprintf(f, "nk = %d\nib = %d\nnoisy = %d\n", c->nblocks, c->ib, c->any_noisy);
+    fprintf(f, "cntsim = %d\ncnthw = %d\n", c->any_sim, c->any_hw); /* counters.gp: which series exist */
     double xmin = INFINITY;
     for (int k = 0; k < s->nseries; k++)
         if (s->series[k].n && s->series[k].x[0] < xmin) xmin = s->series[k].x[0];
@@ -483,7 +487,7 @@ int plot_sweep(const char *dir, plot_report *rep, mb_err *err)
         const fits_set *s = &rep->sets[i];
         c.set = s;
         c.ib = 0;
-        c.any_ceiling = c.any_noisy = c.any_counters = false;
+        c.any_ceiling = c.any_noisy = c.any_counters = c.any_sim = c.any_hw = false;
         /* file stem: the axis, and the other axes' values when there are several */
         snprintf(c.stem, sizeof c.stem, "%s%s%s", s->axis, s->group[0] ? "-" : "", s->group);
         for (char *p = c.stem; *p; p++)
