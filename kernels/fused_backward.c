@@ -1,11 +1,13 @@
-/* kernels/fused_backward.c: training for the fused kernel (kernels/fused.c): a forward
- * that also saves the state every K steps (K = opts.checkpoint, default 64), and a
- * backward that recomputes the states of one K-step segment at a time from those
- * checkpoints, then walks the segment backwards. Nothing of size L x N is kept:
+/* kernels/fused_backward.c: training for the fused kernel (kernels/fused.c): forward_save
+ * is the fused forward itself run K steps at a time (K = opts.checkpoint, default 64), each
+ * segment starting from the state saved before it and saving the next; the backward
+ * recomputes the states of one K-step segment at a time from those checkpoints, then walks
+ * the segment backwards. Nothing of size L x N is kept:
  *
  *     saved      = [B][ceil(L/K)][D][N] checkpoints (h at t = 0, K, 2K, ...)
  *     workspace  = per thread: the segment's states and decays, K x N x lanes floats
- *                  each, and accumulators for the parameter gradients
+ *                  each, and accumulators for the parameter gradients (or the fused
+ *                  forward's own workspace, if larger)
  *
  * so the extra memory is O(B D N L / K) against sequential's 2 B L D N.
  *
@@ -33,7 +35,7 @@
 #else
 #define FB_VL 1
 #endif
-#define FB_TB 64 /* forward_save: time steps per block */
+#define FB_TB 64 /* the least segment buffer length */
 #define FB_NB 8  /* backward: states per register block */
 
 // ---------------------------------------------------------------- geometry
@@ -73,9 +75,7 @@ static void fb_geom_init(fb_geom *g, const scan_shape *s, const scan_opts *o)
     /* backward: hs, es [T][N][V]; hstart, A, A2, dA [N][V]; gh [ntl][N][V];
      * dtv, dtu, sig, gy, ddt, gB, accy [T][V]; dts, dec, hd_ddt, hd_geh [T] */
     const int64_t bwd = 2 * T * N * V + 4 * N * V + ntl * N * V + 7 * T * V + 4 * T;
-    /* forward_save: h [N][V], A2 [N][V], dtv, dtu, yb [TB][V], dts, dec [TB] */
-    const int64_t fwd = 2 * N * V + 3 * FB_TB * V + 2 * FB_TB;
-    g->scr_floats = rup16((bwd > fwd ? bwd : fwd) + 64);
+    g->scr_floats = rup16(bwd + 64);
     g->thread_floats = g->acc_floats + g->scr_floats;
 }
 
@@ -88,11 +88,23 @@ size_t scan_fused_saved_bytes(const scan_shape *s, const scan_opts *o)
     return (size_t)(g.B * g.nseg * g.D * g.N) * sizeof(float);
 }
 
+extern const scan_kernel scan_kernel_fused;
+
 size_t scan_fused_backward_workspace(const scan_shape *s, const scan_opts *o)
 {
     fb_geom g;
     fb_geom_init(&g, s, o);
-    return (size_t)fb_threads(o) * (size_t)g.thread_floats * sizeof(float);
+    size_t need = (size_t)fb_threads(o) * (size_t)g.thread_floats * sizeof(float);
+    /* forward_save runs the fused forward on (1 batch element, K steps) and the last segment */
+    scan_shape ss = *s;
+    ss.batch = 1, ss.has_h0 = ss.want_h_last = true;
+    const int64_t lens[2] = {g.Kc, g.L - (g.nseg - 1) * g.Kc};
+    for (int i = 0; i < 2; i++) {
+        ss.seqlen = lens[i];
+        const size_t f = scan_kernel_fused.workspace_bytes(&ss, o);
+        if (f > need) need = f;
+    }
+    return need;
 }
 
 static inline float fb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
@@ -122,39 +134,6 @@ static void fb_reduce(const fb_geom *g, const scan_grads *gr, const float *ws, i
 
 #if !defined(__AVX512F__)
 // ---------------------------------------------------------------- portable: one channel at a time
-
-static void fb_forward_save_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, float *ckpt,
-                                float *ws, int threads)
-{
-    const int64_t B = g->B, L = g->L, D = g->D, N = g->N, G = g->G, K = g->K;
-#pragma omp parallel num_threads(threads)
-    {
-        float *h = ws + (int64_t)omp_get_thread_num() * g->thread_floats + g->acc_floats; /* [N] */
-#pragma omp for schedule(static)
-        for (int64_t bd = 0; bd < B * D; bd++) {
-            const int64_t b = bd / D, d = bd % D, k = d / g->per_k, gi = d / g->per_group;
-            for (int64_t n = 0; n < N; n++) h[n] = t->h0 ? t->h0[bd * N + n] : 0.0f;
-            for (int64_t l = 0; l < L; l++) {
-                const int64_t bl = b * L + l;
-                if (l % g->Kc == 0)
-                    memcpy(ckpt + ((b * g->nseg + l / g->Kc) * D + d) * N, h, (size_t)N * sizeof(float));
-                float dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                if (s->softplus) dt = fb_softplusf(dt);
-                const float u = t->u[bl * D + d], dtu = dt * u;
-                const float *Bm = t->Bm + (bl * G + gi) * N, *Cm = t->Cm + (bl * G + gi) * N;
-                float acc = t->Dskip ? t->Dskip[k] * u : 0.0f;
-                for (int64_t n = 0; n < N; n++) {
-                    const float a = g->head ? t->A[k] : t->A[d * N + n];
-                    h[n] = expf(dt * a) * h[n] + dtu * Bm[n];
-                    acc += Cm[n] * h[n];
-                }
-                if (t->z) acc *= t->z[bl * D + d] * fb_sigmoidf(t->z[bl * D + d]);
-                t->y[bl * D + d] = acc;
-            }
-            if (t->h_last) memcpy(t->h_last + bd * N, h, (size_t)N * sizeof(float));
-        }
-    }
-}
 
 static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
                             const float *ckpt, float *ws, int threads)
@@ -319,32 +298,6 @@ static inline __m256 fb_reduce8(const __m512 v[8])
     return _mm512_castps512_ps256(r);
 }
 
-// ---- forward_save: one tile over all of L, checkpoints at t % Kc == 0
-
-static inline __attribute__((always_inline)) void
-fb_fwd_block(const int nb, const bool head, const int64_t tb, const float *A2, float *hm, const float *dtv,
-             const float *dtu, const float *dec, const float *Bp, const float *Cp, int64_t stride, float *yb,
-             bool first, const mb_exp_tab *tab)
-{
-    __m512 h[16];
-    for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hm + 16 * j);
-    for (int64_t t = 0; t < tb; t++) {
-        const __m512 dt = _mm512_load_ps(dtv + 16 * t), du = _mm512_load_ps(dtu + 16 * t);
-        const float *bt = Bp + t * stride, *ct = Cp + t * stride;
-        __m512 y0 = first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t), y1 = _mm512_setzero_ps();
-        const __m512 a = head ? _mm512_set1_ps(dec[t]) : _mm512_setzero_ps();
-#pragma GCC unroll 16
-        for (int j = 0; j < nb; j++) {
-            const __m512 e = head ? a : mb_exp2_512(_mm512_mul_ps(dt, _mm512_load_ps(A2 + 16 * j)), tab);
-            h[j] = _mm512_fmadd_ps(e, h[j], _mm512_mul_ps(du, _mm512_set1_ps(bt[j])));
-            if (j & 1) y1 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y1);
-            else y0 = _mm512_fmadd_ps(_mm512_set1_ps(ct[j]), h[j], y0);
-        }
-        _mm512_store_ps(yb + 16 * t, _mm512_add_ps(y0, y1));
-    }
-    for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
-}
-
 /* dt for steps [t0, t0 + tb) of a tile: dtv [tb][16], dtu = dt u [tb][16]; head problems
  * also dts [tb] (dt) and dec [tb] (exp(dt A)); sig [tb][16] = softplus' when asked */
 static void fb_prologue(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const fb_unit *un, int64_t c,
@@ -377,76 +330,6 @@ static void fb_prologue(const fb_geom *g, const scan_shape *s, const scan_tensor
         }
         _mm512_store_ps(dtv + 16 * tt, dt);
         _mm512_store_ps(dtu + 16 * tt, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, t->u + bl * D + c)));
-    }
-}
-
-static void fb_fwd_tile(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const fb_unit *un, int64_t c,
-                        int64_t m, float *ckpt, float *scr, const mb_exp_tab *tab_in)
-{
-    /* a local copy: its address does not escape, so the table stays in registers (through
-     * a pointer the compiler would reload it after every store it cannot disambiguate) */
-    const mb_exp_tab tab_l = *tab_in, *tab = &tab_l;
-    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, b = un->b;
-    const __mmask16 mk = fb_mask(m);
-    float *hm = scr;                /* [N][16] */
-    float *A2 = hm + N * 16;        /* [N][16] */
-    float *dtv = A2 + N * 16;       /* [TB][16] */
-    float *dtu = dtv + FB_TB * 16;  /* [TB][16] */
-    float *yb = dtu + FB_TB * 16;   /* [TB][16] */
-    float *dts = yb + FB_TB * 16;   /* [TB] */
-    float *dec = dts + FB_TB;       /* [TB] */
-    fb_load_rows(hm, t->h0 ? t->h0 + (b * D + c) * N : NULL, N, m);
-    if (!g->head) {
-        fb_load_rows(A2, t->A + c * N, N, m);
-        for (int64_t i = 0; i < N * 16; i++) A2[i] *= MB_LOG2E;
-    }
-    for (int64_t t0 = 0; t0 < L;) {
-        int64_t tb = L - t0 < FB_TB ? L - t0 : FB_TB;
-        const int64_t to_ck = g->Kc - t0 % g->Kc;
-        if (tb > to_ck) tb = to_ck;
-        if (t0 % g->Kc == 0) fb_store_rows(ckpt + ((b * g->nseg + t0 / g->Kc) * D + c) * N, hm, N, m);
-        fb_prologue(g, s, t, un, c, mk, t0, tb, dtv, dtu, dts, dec, NULL, tab);
-        const int64_t bl0 = b * L + t0;
-        const float *Bp = t->Bm + (bl0 * G + un->grp) * N, *Cp = t->Cm + (bl0 * G + un->grp) * N;
-        for (int64_t n0 = 0; n0 < N; n0 += 16) {
-            const int nb = N - n0 < 16 ? (int)(N - n0) : 16;
-            float *hn = hm + n0 * 16;
-            const float *A2n = A2 + n0 * 16, *Bn = Bp + n0, *Cn = Cp + n0;
-            if (nb == 16 && g->head) fb_fwd_block(16, true, tb, A2n, hn, dtv, dtu, dec, Bn, Cn, G * N, yb, n0 == 0, tab);
-            else if (nb == 16) fb_fwd_block(16, false, tb, A2n, hn, dtv, dtu, dec, Bn, Cn, G * N, yb, n0 == 0, tab);
-            else fb_fwd_block(nb, g->head, tb, A2n, hn, dtv, dtu, dec, Bn, Cn, G * N, yb, n0 == 0, tab);
-        }
-        // ---- + D u, * silu(z)
-        const __m512 dsk = !t->Dskip ? _mm512_setzero_ps()
-                           : g->head ? _mm512_set1_ps(t->Dskip[un->k])
-                                     : _mm512_maskz_loadu_ps(mk, t->Dskip + c);
-        for (int64_t tt = 0; tt < tb; tt++) {
-            const int64_t bl = bl0 + tt;
-            __m512 y = _mm512_load_ps(yb + 16 * tt);
-            if (t->Dskip) y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, t->u + bl * D + c), y);
-            if (t->z) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, t->z + bl * D + c), tab));
-            _mm512_mask_storeu_ps(t->y + bl * D + c, mk, y);
-        }
-        t0 += tb;
-    }
-    if (t->h_last) fb_store_rows(t->h_last + (b * D + c) * N, hm, N, m);
-}
-
-static void fb_forward_save_run(const fb_geom *g, const scan_shape *s, const scan_tensors *t, float *ckpt,
-                                float *ws, int threads)
-{
-#pragma omp parallel num_threads(threads)
-    {
-        const mb_exp_tab tab = mb_exp_tab_init();
-        float *scr = ws + (int64_t)omp_get_thread_num() * g->thread_floats + g->acc_floats;
-#pragma omp for schedule(static)
-        for (int64_t u = 0; u < g->units; u++) {
-            const fb_unit un = fb_unit_of(g, u);
-            for (int64_t i = 0; i < g->unit_tiles; i++) {
-                const int64_t c = un.c0 + 16 * i, m = un.left - 16 * i < 16 ? un.left - 16 * i : 16;
-                fb_fwd_tile(g, s, t, &un, c, m, ckpt, scr, &tab);
-            }
-        }
     }
 }
 
@@ -537,7 +420,7 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
 static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
                         const float *ckpt, const fb_unit *un, float *acc, float *scr, const mb_exp_tab *tab_in)
 {
-    const mb_exp_tab tab_l = *tab_in, *tab = &tab_l; /* in registers (see fb_fwd_tile) */
+    const mb_exp_tab tab_l = *tab_in, *tab = &tab_l; /* a local copy: its address does not escape, so the table stays in registers */
     const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, b = un->b, ntl = g->unit_tiles;
     const int64_t T = g->Kc > FB_TB ? g->Kc : FB_TB;
     float *tdB = acc, *tdC = tdB + g->nBm, *tdA = tdC + g->nBm, *tdbias = tdA + g->nA, *tdD = tdbias + K;
@@ -692,13 +575,34 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
 
 // ---------------------------------------------------------------- the entry points
 
+/* The fused forward itself, run segment by segment (one batch element, K steps a call):
+ * each call starts from the checkpoint before it (h0) and writes the next one (h_last),
+ * so the checkpoints cost no extra pass and y is the forward's own. */
 int scan_fused_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
                             mb_err *err)
 {
-    (void)err;
     fb_geom g;
     fb_geom_init(&g, s, o);
-    fb_forward_save_run(&g, s, t, saved, ws, fb_threads(o));
+    const int64_t D = g.D, N = g.N, K = g.K, G = g.G, DN = g.D * g.N;
+    float *ck = saved; /* [B][nseg][D][N] */
+    scan_shape ss = *s;
+    ss.batch = 1, ss.has_h0 = true;
+    for (int64_t b = 0; b < g.B; b++) {
+        float *c0 = ck + b * g.nseg * DN;
+        if (t->h0) memcpy(c0, t->h0 + b * DN, (size_t)DN * sizeof(float));
+        else memset(c0, 0, (size_t)DN * sizeof(float));
+        for (int64_t sg = 0; sg < g.nseg; sg++) {
+            const int64_t t0 = sg * g.Kc, bl0 = b * g.L + t0;
+            ss.seqlen = g.L - t0 < g.Kc ? g.L - t0 : g.Kc;
+            float *next = sg + 1 < g.nseg ? c0 + (sg + 1) * DN : t->h_last ? t->h_last + b * DN : NULL;
+            ss.want_h_last = next != NULL;
+            const scan_tensors st = {.u = t->u + bl0 * D, .delta = t->delta + bl0 * K, .delta_bias = t->delta_bias,
+                                     .A = t->A, .Bm = t->Bm + bl0 * G * N, .Cm = t->Cm + bl0 * G * N,
+                                     .Dskip = t->Dskip, .z = t->z ? t->z + bl0 * D : NULL, .h0 = c0 + sg * DN,
+                                     .y = t->y + bl0 * D, .h_last = next};
+            if (scan_kernel_fused.forward(&ss, &st, o, ws, err)) return -1;
+        }
+    }
     return 0;
 }
 
