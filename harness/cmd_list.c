@@ -14,7 +14,7 @@ int cmd_list(mb_ctx *ctx, int argc, char **argv)
     (void)ctx;
     if (cmd_wants_help(argc, argv)) {
         printf("usage: mbench list\n\nPrints the kernels of the table (name, what it supports, idea), the exp\n"
-               "routines the kernels use, and the scenarios in scenarios/.\n");
+               "routines the kernels use, the counters that work here, and the scenarios in scenarios/.\n");
         return 0;
     }
     if (argc > 0) return cmd_usage_error("list takes no arguments");
@@ -28,6 +28,19 @@ int cmd_list(mb_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < scan_exp_routine_count; i++)
         printf("  %-16s %s (max rel err %.1e)\n", scan_exp_routines[i]->name, scan_exp_routines[i]->summary,
                scan_exp_routines[i]->max_rel_err);
+    cnt_system sys;
+    mb_err err;
+    printf("counters available here (--counters; details: mbench info):\n  ");
+    if (cnt_system_init(&sys, &err)) printf("none: %s", err.msg);
+    else {
+        int n = 0;
+        if (sys.papi_cpu_active) printf("PAPI presets and %s native events", sys.cpu_component), n++;
+        for (int i = 0; i < cnt_sw_event_count; i++)
+            if (sys.sw_ok[i]) printf("%s%s", n++ ? ", " : "", cnt_sw_events[i].name);
+        if (!sys.papi_cpu_active) printf("%sno PAPI hardware events (%s); cache misses: mbench counters KERNEL --sim",
+                                         n ? "; " : "", sys.papi_reason);
+    }
+    printf("\n");
     printf("scenarios (%s/scenarios):\n", MB_SOURCE_DIR);
     DIR *d = opendir(MB_SOURCE_DIR "/scenarios");
     char *names[256];
