@@ -47,6 +47,11 @@ int cmd_counter_set(mb_ctx *ctx, const char *list, cnt_set **out);
 /* True if argv[i..] holds -h or --help. */
 int cmd_wants_help(int argc, char **argv);
 
+/* The kernel named kname, or NULL after printing why (no name given, or an unknown name
+ * with the known ones listed) as "mbench: VERB: ..."; the caller then returns 2. */
+struct scan_kernel;
+const struct scan_kernel *cmd_kernel(const char *verb, const char *kname);
+
 /* Prints "mbench: <msg>" on stderr and returns 2. */
 int cmd_usage_error(const char *msg);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness/cmd.h"
+#include "kernels/scan.h"
 
 int cmd_wants_help(int argc, char **argv)
 {
@@ -66,4 +67,19 @@ int cmd_counter_set(mb_ctx *ctx, const char *list, cnt_set **out)
                         "without a PMU use `mbench counters KERNEL --sim` (valgrind's cache simulation)\n", why);
     *out = s;
     return 0;
+}
+
+const scan_kernel *cmd_kernel(const char *verb, const char *kname)
+{
+    if (!kname) {
+        fprintf(stderr, "mbench: %s: which kernel? (mbench %s KERNEL; see mbench list)\n", verb, verb);
+        return NULL;
+    }
+    const scan_kernel *k = scan_kernel_find(kname);
+    if (!k) {
+        fprintf(stderr, "mbench: %s: unknown kernel \"%s\"; known:", verb, kname);
+        for (int i = 0; i < scan_kernel_count; i++) fprintf(stderr, " %s", scan_kernels[i]->name);
+        fprintf(stderr, "\n");
+    }
+    return k;
 }

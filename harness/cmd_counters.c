@@ -76,15 +76,8 @@ int cmd_counters(mb_ctx *ctx, int argc, char **argv)
             return 2;
         } else kname = it.flag;
     }
-    if (!kname) return cmd_usage_error("counters: which kernel? (mbench counters KERNEL; see mbench list)");
-    const scan_kernel *k = scan_kernel_find(kname);
-    if (!k) {
-        char msg[512];
-        int off = snprintf(msg, sizeof msg, "counters: unknown kernel \"%s\"; known:", kname);
-        for (int i = 0; i < scan_kernel_count && off < (int)sizeof msg; i++)
-            off += snprintf(msg + off, sizeof msg - (size_t)off, " %s", scan_kernels[i]->name);
-        return cmd_usage_error(msg);
-    }
+    const scan_kernel *k = cmd_kernel("counters", kname);
+    if (!k) return 2;
     if (cli_shape_finish(&cs, &err)) return cmd_usage_error(err.msg);
     if ((cold || ll) && !sim && !child) return cmd_usage_error("counters: --cold and --ll apply to --sim only");
     if ((sim || child) && cr.nthreads > 1) return cmd_usage_error("counters: --sim takes one --threads value");

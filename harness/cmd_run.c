@@ -54,15 +54,8 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
             return 2;
         } else kname = it.flag;
     }
-    if (!kname) return cmd_usage_error("run: which kernel? (mbench run KERNEL; see mbench list)");
-    const scan_kernel *k = scan_kernel_find(kname);
-    if (!k) {
-        char msg[512];
-        int off = snprintf(msg, sizeof msg, "run: unknown kernel \"%s\"; known:", kname);
-        for (int i = 0; i < scan_kernel_count && off < (int)sizeof msg; i++)
-            off += snprintf(msg + off, sizeof msg - (size_t)off, " %s", scan_kernels[i]->name);
-        return cmd_usage_error(msg);
-    }
+    const scan_kernel *k = cmd_kernel("run", kname);
+    if (!k) return 2;
     if (cli_shape_finish(&cs, &err)) return cmd_usage_error(err.msg);
     if (cr.set.block_level) {
         /* the block around the scan: d_model as given, or channels / expand */
