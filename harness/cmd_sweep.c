@@ -23,6 +23,7 @@
 #include "harness/plot.h"
 #include "harness/results.h"
 #include "harness/scenario.h"
+#include "harness/shard.h"
 
 /* The one piece of state a signal handler can share: set by SIGINT/SIGTERM, read
  * between points. */
@@ -33,7 +34,7 @@ static void on_stop(int sig) { stop_signal = sig; }
 static void help(void)
 {
     printf("usage: mbench sweep NAME|PATH [--set key=value ...] [--kernels a,b] [--quick]\n"
-           "                    [--out DIR] [--no-plot] [--no-calibrate]\n"
+           "                    [--out DIR] [--no-plot] [--no-calibrate] [--shard I/N [--plan]]\n"
            "       mbench sweep --resume DIR\n\n"
            "Runs every point x kernel of a scenario (NAME is scenarios/NAME.ini; see\n"
            "scenarios/README.md for the format and `mbench list` for the names) in a seeded\n"
@@ -50,6 +51,12 @@ static void help(void)
            "                     stored there (after a kill, Ctrl-C or a crash)\n"
            "  --sim              simulate each point's caches with valgrind too (= --set sim=true;\n"
            "                     points.csv gets sim_* columns; docs/counters.md)\n"
+           "  --shard I/N        run only shard I of N (0 <= I < N): a partition of the runs\n"
+           "                     (point x kernel) balanced by the kernels' cost models, the same\n"
+           "                     on every machine; merge the shards with mbench merge\n"
+           "                     (docs/cluster.md; --resume keeps the shard)\n"
+           "  --plan             print the runs of the shard (or of the whole sweep) with their\n"
+           "                     estimated seconds and the shards' loads; run nothing\n"
            "  --no-plot          skip the plots (mbench plot DIR draws them later)\n"
            "  --no-calibrate     do not measure ceilings if none are stored\n\n"
            "Ctrl-C (SIGINT) or SIGTERM finishes the point in flight and stops with everything\n"
@@ -102,9 +109,12 @@ static json_t *meta_new(mb_ctx *ctx, const scenario *sc, const calib *cal, int a
     json_t *m = json_object();
     json_object_set_new(m, "mbench", json_string("sweep"));
     json_t *mach = machine_describe(&ctx->topo);
-    char warn[2048];
+    char warn[2048], type[32];
     machine_warnings(mach, warn, sizeof warn);
+    machine_type_id(mach, type, sizeof type);
     json_object_set_new(m, "machine", mach);
+    json_object_set_new(m, "machine_type", json_string(type));
+    json_object_set_new(m, "machine_types", json_pack("{sO}", type, mach));
     json_t *w = json_array();
     for (char *save = NULL, *l = strtok_r(warn, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
         json_array_append_new(w, json_string(l));
@@ -132,6 +142,9 @@ static json_t *meta_new(mb_ctx *ctx, const scenario *sc, const calib *cal, int a
         fclose(mf);
     }
     json_object_set_new(s, "as_run", asrun ? json_string(asrun) : json_null());
+    char hash[32];
+    shard_scenario_hash(asrun, hash, sizeof hash);
+    json_object_set_new(s, "hash", json_string(hash));
     free(asrun);
     json_t *axes = json_array();
     for (int a = 0; a < sc->naxes; a++) json_array_append_new(axes, json_string(scen_int_name(sc->axes[a])));
@@ -155,6 +168,73 @@ static json_t *command_line(int argc, char **argv, const char *argv0)
     return a;
 }
 
+// ---------------------------------------------------------------- shards
+
+/* The partition of the runs into spec.count shards (shard.c), the loads of each shard. */
+typedef struct {
+    shard_spec spec;
+    shard_run *runs;  /* [npts * nkernels] in (point, kernel) order */
+    int64_t *loads;   /* [spec.count] estimated microseconds */
+    int nmine;        /* runs of shard spec.index */
+} sweep_plan;
+
+static void plan_free(sweep_plan *pl)
+{
+    free(pl->runs);
+    free(pl->loads);
+    pl->runs = NULL, pl->loads = NULL;
+}
+
+static int plan_make(sweep_plan *pl, const scenario *sc, const scen_point *pts, int npts, mb_err *err)
+{
+    pl->runs = NULL, pl->nmine = 0;
+    pl->loads = calloc((size_t)pl->spec.count, sizeof *pl->loads);
+    if (!pl->loads) return mb_fail(err, "out of memory (shard plan)");
+    if (shard_plan(sc, pts, npts, pl->spec.count, &pl->runs, pl->loads, err)) return -1;
+    for (int i = 0; i < npts * sc->nkernels; i++) pl->nmine += pl->runs[i].shard == pl->spec.index;
+    return 0;
+}
+
+static bool plan_mine(const sweep_plan *pl, const scenario *sc, int point, int kernel)
+{
+    return pl->runs[point * sc->nkernels + kernel].shard == pl->spec.index;
+}
+
+/* meta.json's "partition": the rule, this shard, its runs and estimates. */
+static json_t *plan_json(const sweep_plan *pl, int nruns)
+{
+    int64_t total = 0;
+    for (int s = 0; s < pl->spec.count; s++) total += pl->loads[s];
+    return json_pack("{sssisisisisfsf}", "rule", SHARD_RULE, "index", pl->spec.index, "count", pl->spec.count,
+                     "runs", pl->nmine, "total_runs", nruns, "estimated_s", pl->loads[pl->spec.index] * 1e-6,
+                     "total_estimated_s", total * 1e-6);
+}
+
+static void plan_print(const sweep_plan *pl, const scenario *sc, const scen_point *pts, int npts)
+{
+    int64_t total = 0, lo = INT64_MAX, hi = 0, big = 0;
+    for (int s = 0; s < pl->spec.count; s++) {
+        total += pl->loads[s];
+        if (pl->loads[s] < lo) lo = pl->loads[s];
+        if (pl->loads[s] > hi) hi = pl->loads[s];
+    }
+    for (int i = 0; i < npts * sc->nkernels; i++)
+        if (pl->runs[i].est_us > big) big = pl->runs[i].est_us;
+    printf("plan: %s, shard %d of %d (rule %s): %d of %d runs, estimated %.3g s of %.3g s in all\n", sc->name,
+           pl->spec.index, pl->spec.count, SHARD_RULE, pl->nmine, npts * sc->nkernels,
+           pl->loads[pl->spec.index] * 1e-6, total * 1e-6);
+    printf("shard loads: max %.3g s, min %.3g s (difference <= the largest run, %.3g s)\n", hi * 1e-6, lo * 1e-6,
+           big * 1e-6);
+    printf("%6s  %-12s %10s  %s\n", "point", "kernel", "est_s", "point's axes");
+    for (int i = 0; i < npts * sc->nkernels; i++) {
+        const shard_run *r = &pl->runs[i];
+        if (r->shard != pl->spec.index) continue;
+        char label[256];
+        scenario_point_label(sc, &pts[i / sc->nkernels], label, sizeof label);
+        printf("%6d  %-12s %10.4f  %s\n", r->point, sc->kernels[r->kernel]->name, r->est_us * 1e-6, label);
+    }
+}
+
 // ---------------------------------------------------------------- the verb
 
 typedef struct {
@@ -167,17 +247,19 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         help();
         return 0;
     }
-    const char *name = NULL, *kernels = NULL, *out = NULL, *resume = NULL;
+    const char *name = NULL, *kernels = NULL, *out = NULL, *resume = NULL, *shard = NULL;
     const char *sets[64];
-    int nsets = 0, quick = 0, plot = 1, autocal = 1;
+    int nsets = 0, quick = 0, plot = 1, autocal = 1, plan_only = 0;
     mb_err err;
     cli_iter it;
     cli_iter_init(&it, argc, argv, 0);
     while (cli_next(&it)) {
         const char *f = it.flag;
-        if (!strcmp(f, "--set") || !strcmp(f, "--kernels") || !strcmp(f, "--out") || !strcmp(f, "--resume")) {
+        if (!strcmp(f, "--set") || !strcmp(f, "--kernels") || !strcmp(f, "--out") || !strcmp(f, "--resume") ||
+            !strcmp(f, "--shard")) {
             if (cli_value(&it, &err)) return cmd_usage_error(err.msg);
-            if (!strcmp(f, "--set")) {
+            if (!strcmp(f, "--shard")) shard = it.value;
+            else if (!strcmp(f, "--set")) {
                 if (nsets == 64) return cmd_usage_error("--set: at most 64 overrides");
                 sets[nsets++] = it.value;
             } else if (!strcmp(f, "--kernels")) kernels = it.value;
@@ -189,6 +271,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
             sets[nsets++] = "sim=true";
         }
         else if (!strcmp(f, "--no-plot")) plot = 0;
+        else if (!strcmp(f, "--plan")) plan_only = 1;
         else if (!strcmp(f, "--no-calibrate")) autocal = 0;
         else if (f[0] == '-') {
             fprintf(stderr, "mbench: sweep: unknown flag \"%s\" (see mbench sweep --help)\n", f);
@@ -198,9 +281,11 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
             return 2;
         } else name = f;
     }
-    if (resume && (name || nsets || kernels || quick || out))
-        return cmd_usage_error("sweep --resume DIR runs the scenario stored in DIR/scenario.ini: "
-                               "it takes no NAME, --set, --kernels, --quick or --out");
+    if (resume && (name || nsets || kernels || quick || out || shard || plan_only))
+        return cmd_usage_error("sweep --resume DIR runs the scenario (and the shard) stored in DIR: "
+                               "it takes no NAME, --set, --kernels, --quick, --out, --shard or --plan");
+    sweep_plan plan = {.spec = {0, 1}};
+    if (shard && shard_parse(shard, &plan.spec, &err)) return cmd_usage_error(err.msg);
     if (!resume && !name) return cmd_usage_error("sweep: which scenario? (mbench sweep NAME; see mbench list)");
 
     // ---- the scenario and its points: every error before anything runs
@@ -245,6 +330,11 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
                         "(%s%s; threads run one at a time)\n", (long long)sc->sim_max_updates, geo,
                 sc->sim_cold ? ", cold caches" : "");
     }
+    if (plan_only) {
+        if (plan_make(&plan, sc, pts, npts, &err)) rc = cmd_usage_error(err.msg);
+        else plan_print(&plan, sc, pts, npts);
+        goto done;
+    }
     for (int i = 0; i < npts; i++)
         if (pts[i].threads > ctx->topo.pus) {
             fprintf(stderr, "mbench: warning: threads=%d is more than the %d PUs here: threads will share PUs\n",
@@ -283,9 +373,57 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         meta = json_load_file(path, 0, NULL);
     }
     if (!meta) meta = meta_new(ctx, sc, &cal, argc, argv, start);
+    if (resume) { /* the shard the sweep was started with */
+        const char *kind = json_string_value(json_object_get(meta, "mbench"));
+        if (kind && !strcmp(kind, "merge")) {
+            fprintf(stderr, "mbench: %s holds a merge of shards (mbench merge): resume the shards it came from, "
+                            "then merge again\n", dir);
+            rc = 2;
+            goto done;
+        }
+        json_t *part = json_object_get(meta, "partition");
+        const char *rule = json_string_value(json_object_get(part, "rule"));
+        if (part && (!rule || strcmp(rule, SHARD_RULE))) {
+            fprintf(stderr, "mbench: %s/meta.json: partition rule \"%s\", but this mbench partitions with %s: "
+                            "resume it with the mbench that started it\n", dir, rule ? rule : "?", SHARD_RULE);
+            rc = 2;
+            goto done;
+        }
+        if (part) plan.spec = (shard_spec){(int)json_integer_value(json_object_get(part, "index")),
+                                           (int)json_integer_value(json_object_get(part, "count"))};
+        if (plan.spec.count < 1 || plan.spec.index < 0 || plan.spec.index >= plan.spec.count) {
+            fprintf(stderr, "mbench: %s/meta.json: partition: bad shard %d/%d\n", dir, plan.spec.index,
+                    plan.spec.count);
+            rc = 2;
+            goto done;
+        }
+    }
+    if (plan_make(&plan, sc, pts, npts, &err)) {
+        rc = cmd_usage_error(err.msg);
+        goto done;
+    }
+    if (!resume) json_object_set_new(meta, "partition", plan_json(&plan, npts * sc->nkernels));
+    /* rows carry the host and machine type that measured them (a resume may run elsewhere) */
+    json_t *mach_now = machine_describe(&ctx->topo);
+    machine_type_id(mach_now, rr.machine_type, sizeof rr.machine_type);
+    const char *hn = json_string_value(json_object_get(mach_now, "hostname"));
+    snprintf(rr.host, sizeof rr.host, "%s", hn ? hn : "");
+    json_t *types = json_object_get(meta, "machine_types");
+    if (!json_is_object(types)) json_object_set_new(meta, "machine_types", types = json_object());
+    if (!json_object_get(types, rr.machine_type)) {
+        char was[300], now[300];
+        machine_type_label(json_object_get(meta, "machine"), was, sizeof was);
+        machine_type_label(mach_now, now, sizeof now);
+        fprintf(stderr, "mbench: warning: resumed on another machine type (%s) than the sweep started on (%s): each "
+                        "row's machine_type says which measured it\n", now, was);
+        json_object_set(types, rr.machine_type, mach_now);
+    }
+    json_decref(mach_now);
     json_t *run = json_object();
     json_object_set_new(run, "command_line", command_line(argc, argv, ctx->argv0));
     json_object_set_new(run, "start_utc", json_string(start));
+    json_object_set_new(run, "host", json_string(rr.host));
+    json_object_set_new(run, "machine_type", json_string(rr.machine_type));
     json_object_set_new(run, "points_before", json_integer(rr.points.nrows));
     json_t *runs = json_object_get(meta, "runs");
     if (!json_is_array(runs)) json_object_set_new(meta, "runs", runs = json_array());
@@ -332,10 +470,16 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     gsl_rng_free(rng);
     int todo = 0;
     for (int i = 0; i < npairs; i++)
-        if (!results_done(&rr, order[i].point, sc->kernels[order[i].kernel]->name)) todo++;
+        if (plan_mine(&plan, sc, order[i].point, order[i].kernel) &&
+            !results_done(&rr, order[i].point, sc->kernels[order[i].kernel]->name))
+            todo++;
     fprintf(stderr, "mbench: sweep %s: %d points x %d kernels = %d runs -> %s\n", sc->name, npts, sc->nkernels,
             npairs, dir);
-    if (resume) fprintf(stderr, "mbench: resuming: %d of %d runs are done, %d to do\n", npairs - todo, npairs, todo);
+    if (plan.spec.count > 1)
+        fprintf(stderr, "mbench: shard %d of %d: %d of the %d runs (estimated %.3g s)\n", plan.spec.index,
+                plan.spec.count, plan.nmine, npairs, plan.loads[plan.spec.index] * 1e-6);
+    if (resume)
+        fprintf(stderr, "mbench: resuming: %d of %d runs are done, %d to do\n", plan.nmine - todo, plan.nmine, todo);
 
     // ---- the points
     struct sigaction sa = {.sa_handler = on_stop}, old_int, old_term;
@@ -349,7 +493,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     for (int i = 0; i < npairs && !stop_signal; i++) {
         const scen_point *p = &pts[order[i].point];
         const scan_kernel *k = sc->kernels[order[i].kernel];
-        if (results_done(&rr, p->index, k->name)) continue;
+        if (!plan_mine(&plan, sc, order[i].point, order[i].kernel) || results_done(&rr, p->index, k->name)) continue;
         char desc[200], el[16], eta[16], started[32];
         scan_shape_describe(&p->shape, desc, sizeof desc);
         const double elapsed = bench_now() - t0;
@@ -436,7 +580,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
             nfail, dir);
     if (stop_signal) {
         fprintf(stderr, "mbench: stopped by %s after %d of %d runs; continue with: mbench sweep --resume %s\n",
-                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", npairs - todo + done_now, npairs, dir);
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.nmine - todo + done_now, plan.nmine, dir);
         rc = 130;
         goto done;
     }
@@ -461,6 +605,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     }
     printf("results: %s\n", dir);
 done:
+    plan_free(&plan);
     free(cnt);
     json_decref(meta);
     results_free(&rr);

@@ -3,10 +3,12 @@
 
 #include "mb_version.h"
 #include "harness/counters.h"
+#include "harness/shard.h"
 
 #include <cblas.h>
 #include <papi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -159,4 +161,31 @@ int machine_warnings(json_t *desc, char *buf, size_t len)
         n++;
     }
     return n;
+}
+
+// ---------------------------------------------------------------- machine types
+
+void machine_type_id(json_t *desc, char *hex, size_t len)
+{
+    static const char *const keys[] = {"cpu", "cpu_flags", "topology", "compiler", "flags", "git_commit"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *v = json_object_get(desc, keys[i]);
+        json_object_set(o, keys[i], v ? v : json_null());
+    }
+    json_t *core = json_object_get(json_object_get(desc, "openblas"), "core");
+    json_object_set(o, "openblas_core", core ? core : json_null());
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    uint64_t h = shard_fnv1a(text ? text : "", text ? strlen(text) : 0, SHARD_FNV_BASIS);
+    free(text);
+    json_decref(o);
+    snprintf(hex, len, "%016llx", (unsigned long long)h);
+}
+
+void machine_type_label(json_t *desc, char *buf, size_t len)
+{
+    const char *cpu = json_string_value(json_object_get(desc, "cpu"));
+    json_int_t pus = json_integer_value(json_object_get(json_object_get(desc, "topology"), "pus"));
+    const char *git = json_string_value(json_object_get(desc, "git_commit"));
+    snprintf(buf, len, "%s (%lld PUs, mbench %.12s)", cpu ? cpu : "unknown CPU", (long long)pus, git ? git : "?");
 }

@@ -19,4 +19,12 @@ json_t *machine_describe(pin_topo *t);
  * line, into buf; returns their count. */
 int machine_warnings(json_t *desc, char *buf, size_t len);
 
+/* The machine type of a description: 16 hex digits of a hash over what makes two hosts
+ * measure alike (cpu, cpu_flags, topology, compiler, flags, git_commit, openblas core),
+ * not the hostname, so the nodes of one type share it (docs/cluster.md). */
+void machine_type_id(json_t *desc, char *hex, size_t len);
+
+/* "AMD EPYC 9R45 (2 PUs)": a short label of a description for messages. */
+void machine_type_label(json_t *desc, char *buf, size_t len);
+
 #endif

@@ -35,7 +35,7 @@ const char *const results_point_cols[] = {
     "sim", "sim_ll", "sim_cold", "sim_instructions", "sim_d1_read_misses", "sim_d1_write_misses",
     "sim_ll_read_misses", "sim_ll_write_misses", "sim_ll_writebacks", "sim_instructions_per_update",
     "sim_d1_misses_per_update", "sim_ll_misses_per_update", "sim_bytes_per_update", "sim_s",
-    "started_utc", "wall_s",
+    "started_utc", "wall_s", "host", "machine_type",
 };
 const int results_point_ncols = (int)(sizeof results_point_cols / sizeof results_point_cols[0]);
 const char *const results_sample_cols[] = {"point", "kernel", "threads", "rep", "seconds"};
@@ -171,8 +171,10 @@ static int add_row(results_run *rr, json_t *o, mb_err *err)
 }
 
 /* The sweep's own columns. */
-static void add_extras(json_t *o, const scen_point *p, int order, const char *started)
+static void add_extras(json_t *o, const results_run *rr, const scen_point *p, int order, const char *started)
 {
+    if (rr->host[0]) json_object_set_new(o, "host", json_string(rr->host));
+    if (rr->machine_type[0]) json_object_set_new(o, "machine_type", json_string(rr->machine_type));
     json_object_set_new(o, "point", json_integer(p->index));
     json_object_set_new(o, "order", json_integer(order));
     if (p->d_model) json_object_set_new(o, "d_model", json_integer(p->d_model));
@@ -186,7 +188,7 @@ int results_add(results_run *rr, const scen_point *p, const bench_result *r, int
                 double wall_s, mb_err *err)
 {
     json_t *o = report_json(r);
-    add_extras(o, p, order, started);
+    add_extras(o, rr, p, order, started);
     if (r->status == BENCH_OK) {
         json_object_set_new(o, "noisy", json_boolean(r->st.cv > RESULTS_NOISY_CV));
         json_object_set_new(o, "timer_warning", json_boolean(r->timer_warning));
@@ -224,7 +226,7 @@ int results_add_failure(results_run *rr, const scen_point *p, const scan_kernel 
     r.max_abs_err = r.max_rel_err = r.bound_s = r.ceiling_fraction = r.first_touch_s = NAN;
     r.peak_rss_bytes = -1;
     json_t *o = report_json(&r);
-    add_extras(o, p, order, started);
+    add_extras(o, rr, p, order, started);
     int rc = add_row(rr, o, err);
     json_decref(o);
     return rc;

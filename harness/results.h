@@ -25,6 +25,8 @@ typedef struct {
     char dir[4096];
     csv_table points;  /* results_point_cols */
     csv_table samples; /* results_sample_cols */
+    char host[256];         /* written in every new row's host column ("" : left empty) */
+    char machine_type[32];  /* and machine_type (machine_type_id) */
 } results_run;
 
 /* Creates dir (and parents) for a new sweep: it must not hold a points.csv already. */
