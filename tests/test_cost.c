@@ -78,21 +78,28 @@ int main(void)
     EXPECT(c, 140, 16, 188 + 2 * c.workspace);
 #endif
 
-    // ---- ssd (head only), chunk 3: chunks of q = 3 and q = 1. H=1, P=2, N=2, Dg=2.
-    // q=3 per group: C B^T 2*9*2 = 36, states 2*2*3*2 = 24, state output 24, scale-add 2*3*2 = 12: 96
-    //     per head: mask 3*4 = 12, masked product 2*9*2 = 36, cumsum + weights 3*3 = 9,
-    //     dt*u and weighting 2*3*2 = 12: 69
-    // q=1 per group: 4 + 8 + 8 + 4 = 24; per head 2 + 4 + 3 + 4 = 13
-    // recurrence 2 x 2 chunks x N 2 x D 2 = 16; per (t, d) D*u 2 + gate 4 = 6 x 8 = 48
-    // flops = 96 + 69 + 24 + 13 + 16 + 48 = 266
+    // ---- ssd (head only), chunk 3: chunks of q = 3 and q = 1. H=1, P=2, N=2, G=1.
+    // C B^T per chunk 2 q^2 N: 36 + 4 = 40
+    // per head, q=3: mask q(q+1) 12, triangle P q(q+1) 24, cumsum + weights 3q 9,
+    //     dt u and weighting 2qP 12: 57; no entering state (first chunk, no h0), and
+    //     its state (2 N q P = 24) is computed since a chunk follows: 81
+    // q=1: 2 + 4 + 3 + 4 = 13; state output 2 q N P 8 + scale-add 2 q P 4 = 12; no state
+    //     after the last chunk (no h_last): 25
+    // per (t, d) D*u 2 + gate 4 = 6 x 8 = 48
+    // flops = 40 + 81 + 25 + 48 = 194
     // exps: mask 6 + 1, weights 3 + 1, exp(S) 3 + 1 = 15; softplus 4; silu 8: 27
-    // bytes: tensors 188; chunk states 2 x 2 x 2 floats = 32 B written and read: 64;
-    //   y written and re-read 2 x 32 = 64; S and exp(S) 2 x 2 x 3 floats = 48 B, twice: 96: 412
+    // bytes: tensors 188; C B^T (9 + 1) floats written and read: 80: 268
     c = cost_of("ssd", &sh, 3);
-    EXPECT(c, 266, 27, 412);
-    /* workspace: states 8 + S, exp(S) 12 + scratch max(CB, M 18 + Xd, Xw 12 + dt, w 6 = 36,
-     * Hin + Y (2 + 3) x 2 = 10) rounded up to 48 floats: 68 floats */
-    CHECK_NEAR(c.workspace, 68 * 4, 0, "ssd workspace");
+    EXPECT(c, 194, 27, 268);
+    /* workspace: C B^T 2 chunks x 3 x 3 = 18 + scratch max(Bt N Q = 6, Hin 4 + Xd, Xw 12
+     * + M 9 + dt, E, w, S 12 = 37) rounded up to 48 floats: 66 floats */
+    CHECK_NEAR(c.workspace, 66 * 4, 0, "ssd workspace");
+    /* with h0 and h_last: the first chunk has an entering state (+ 2 q N P + 2 q P = 24 + 12,
+     * and its decay 2 N P = 8), the last computes its state (+ 2 N q P 8 + decay 8): 194 + 60 */
+    scan_shape sh2 = sh;
+    sh2.has_h0 = sh2.want_h_last = true;
+    scan_cost c2 = cost_of("ssd", &sh2, 3);
+    CHECK_NEAR(c2.flops, 254, 0, "ssd flops with h0 and h_last");
     /* chunk > L is clamped to L: one chunk of 4 */
     scan_cost c4 = cost_of("ssd", &sh, 100), c4b = cost_of("ssd", &sh, 4);
     CHECK_NEAR(c4.flops, c4b.flops, 0, "ssd chunk > L == chunk L");
