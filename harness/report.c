@@ -123,6 +123,9 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
         fprintf(f, "  gradients   max_rel_err (tolerance %.0e):", SCAN_GRAD_TOLERANCE);
         for (int i = 0; i < SCAN_NGRADS; i++)
             if (n[i]) fprintf(f, " %s %.2g", scan_grad_names[i], r->grad_err[i].max_rel_err);
+        fprintf(f, "\n              max_abs_err:");
+        for (int i = 0; i < SCAN_NGRADS; i++)
+            if (n[i]) fprintf(f, " %s %.2g", scan_grad_names[i], r->grad_err[i].max_abs_err);
         fprintf(f, "\n");
     }
     if (r->status != BENCH_OK) {

@@ -167,6 +167,17 @@ int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                         const void *saved, void *ws, mb_err *err);
 void scan_pscan_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c);
 
+/* The ssd kernel's training entry points (kernels/ssd_backward.c): forward_save is the ssd
+ * forward and keeps nothing; the backward differentiates the chunked form with sgemm,
+ * recomputing the chunk states. Head problems only, like the forward. */
+size_t scan_ssd_saved_bytes(const scan_shape *s, const scan_opts *o);
+int scan_ssd_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
+                          mb_err *err);
+size_t scan_ssd_backward_workspace(const scan_shape *s, const scan_opts *o);
+int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *g, const scan_opts *o,
+                      const void *saved, void *ws, mb_err *err);
+void scan_ssd_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c);
+
 /* ---- the problem (kernels/problem.c) ---- */
 
 /* Checks sizes, divisibility and overflow; 0 or -1 with a message naming the field. */

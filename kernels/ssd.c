@@ -288,4 +288,10 @@ const scan_kernel scan_kernel_ssd = {
     .workspace_bytes = ssd_workspace,
     .forward = ssd_forward,
     .cost = ssd_cost,
+    /* training: kernels/ssd_backward.c (the chunked form differentiated, states recomputed) */
+    .saved_bytes = scan_ssd_saved_bytes,
+    .forward_save = scan_ssd_forward_save,
+    .backward_workspace_bytes = scan_ssd_backward_workspace,
+    .backward = scan_ssd_backward,
+    .backward_cost = scan_ssd_backward_cost,
 };

@@ -1,8 +1,9 @@
 /* tests/test_backward.c: every kernel of the table that has a backward, against the fp64
  * oracle's backward (itself checked against finite differences in test_oracle_backward),
  * on a grid like test_kernels': diag and head, groups 1 and 3, L from 1 to 131, N 1, 16,
- * 64, every optional tensor, 1 and 2 threads, checkpoint intervals that do and do not
- * divide L. Every gradient is compared (SCAN_GRAD_TOLERANCE, normwise), and y from
+ * 64, every optional tensor, 1 and 2 threads, checkpoint intervals (fused) and chunk
+ * lengths (ssd) that do and do not divide L, and for ssd chunks of 1, 2, 3 and longer
+ * than L on prime L. Every gradient is compared (SCAN_GRAD_TOLERANCE, normwise), and y from
  * forward_save against the oracle's forward (SCAN_TOLERANCE).
  *
  * Gradient buffers start as NaN and each step runs twice on the same buffers, so a
@@ -42,11 +43,11 @@ static void fill_nan(const scan_shape *s, const scan_grads *g)
 }
 
 static int run_case(int ki, const scan_kernel *k, const scan_shape *s, const variant *v, int threads,
-                    int checkpoint, int *skipped)
+                    int checkpoint, int chunk, int *skipped)
 {
     char desc[160];
     scan_shape_describe(s, desc, sizeof desc);
-    scan_opts o = {.threads = threads, .checkpoint = checkpoint};
+    scan_opts o = {.threads = threads, .checkpoint = checkpoint, .chunk = chunk};
     if (scan_backward_unsupported(k, s, &o)) {
         (*skipped)++;
         return 0;
@@ -82,8 +83,8 @@ static int run_case(int ki, const scan_kernel *k, const scan_shape *s, const var
     scan_grads_compare(s, &gb.g, &r, e);
     for (int i = 0; i < SCAN_NGRADS; i++) {
         CHECK(e[i].max_rel_err <= SCAN_GRAD_TOLERANCE,
-              "%s %s [%s] threads=%d K=%d: %s max_rel_err %.3g (abs %.3g)", k->name, desc, v->name,
-              threads, checkpoint, scan_grad_names[i], e[i].max_rel_err, e[i].max_abs_err);
+              "%s %s [%s] threads=%d K=%d chunk=%d: %s max_rel_err %.3g (abs %.3g)", k->name, desc, v->name,
+              threads, checkpoint, chunk, scan_grad_names[i], e[i].max_rel_err, e[i].max_abs_err);
         if (!(e[i].max_rel_err <= worst[ki][i])) worst[ki][i] = e[i].max_rel_err;
     }
     free(ry);
@@ -99,7 +100,8 @@ int main(void)
 {
     const int64_t Ls[] = {1, 7, 64, 131};
     const int64_t Ns[] = {1, 16, 64};
-    const int Ks[] = {0, 5, 64}; /* checkpoint intervals: default (64), not dividing L, dividing */
+    const int Ks[] = {0, 5, 64}; /* checkpoint intervals and chunk lengths: default (64), not
+                                    dividing L, dividing (L = 64) */
     for (int ki = 0; ki < scan_kernel_count && ki < 64; ki++) {
         const scan_kernel *k = scan_kernels[ki];
         if (k->oracle) continue;
@@ -118,7 +120,8 @@ int main(void)
                                             .softplus = v->softplus, .has_bias = v->bias,
                                             .has_dskip = v->dskip, .has_z = v->z, .has_h0 = v->h0,
                                             .want_h_last = v->h_last};
-                            run_case(ki, k, &s, v, 1 + (int)(cases % 2), Ks[cases % 3], &skipped);
+                            run_case(ki, k, &s, v, 1 + (int)(cases % 2), Ks[cases % 3], Ks[cases % 3],
+                                     &skipped);
                             cases++;
                         }
         /* a wider shape with more channels than threads x vector width */
@@ -126,11 +129,24 @@ int main(void)
                           .heads = 8, .groups = 2, .a_kind = SCAN_A_HEAD, .softplus = true,
                           .has_bias = true, .has_dskip = true, .has_z = true, .has_h0 = true,
                           .want_h_last = true};
-        run_case(ki, k, &big, &variants[1], 2, 16, &skipped);
+        run_case(ki, k, &big, &variants[1], 2, 16, 16, &skipped);
         big.a_kind = SCAN_A_DIAG;
         big.heads = big.channels;
-        run_case(ki, k, &big, &variants[1], 2, 0, &skipped);
+        run_case(ki, k, &big, &variants[1], 2, 0, 0, &skipped);
         cases += 2;
+        /* chunked kernels: chunks of 1, 2, 3 and longer than L on a prime L, head problems
+         * with 4 heads in 2 groups (so a chunk's group spans two heads), every variant */
+        const int chunks[] = {1, 2, 3, 200};
+        for (size_t ci = 0; ci < sizeof chunks / sizeof *chunks; ci++)
+            for (size_t vi = 0; vi < sizeof variants / sizeof *variants; vi++) {
+                const variant *v = &variants[vi];
+                scan_shape s = {.batch = 2, .seqlen = 37, .channels = 4 * 5, .d_state = 8, .heads = 4,
+                                .groups = 2, .a_kind = SCAN_A_HEAD, .softplus = v->softplus,
+                                .has_bias = v->bias, .has_dskip = v->dskip, .has_z = v->z, .has_h0 = v->h0,
+                                .want_h_last = v->h_last};
+                run_case(ki, k, &s, v, 1 + (int)(ci % 2), 0, chunks[ci], &skipped);
+                cases++;
+            }
         printf("%-12s %d cases, %d skipped (unsupported or no backward), %d failed; worst:", k->name,
                cases, skipped, check_failures - before);
         for (int i = 0; i < SCAN_NGRADS; i++) printf(" %s %.1e", scan_grad_names[i], worst[ki][i]);

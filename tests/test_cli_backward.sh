@@ -26,6 +26,10 @@ expect 2 '--direction: needs a value' run sequential --direction
 expect 0 'direction=backward' run sequential "${small[@]}" --direction backward --check
 expect 0 'gradients .*dA' run sequential "${small[@]}" --direction both --check --h0 --h-last
 expect 0 'training .*saved' run reference "${small[@]}" --direction both
+# ssd: head problems only (the forward's own reason), every gradient's abs and rel error
+expect 2 'scalar A per head' run ssd "${small[@]}" --direction backward
+expect 0 'max_abs_err: du .*dh0' run ssd "${small[@]}" --a head --headdim 4 --chunk 5 --direction both --check --h0 --h-last
+expect 0 'mamba2 block .*P=4' run ssd "${small[@]}" --level block --a head --headdim 4 --direction both --check
 expect 2 '--level: expected scan or block' run sequential --level layer
 expect 2 'one B/C group' run sequential --level block --groups 2 --channels 16
 expect 0 'mamba1 block .*dm=4 di=8' run sequential "${small[@]}" --level block --direction both --check
@@ -40,6 +44,18 @@ assert o["headdim"] == 4 and o["groups"] == 2 and o["direction"] == "both" and o
 assert o["median_s"] > 0 and o["gflops"] > 0 and o["memory_bytes"] > 0
 PY
 then echo "FAIL: --level block --json"; fails=$((fails+1)); fi
+
+ssdj=$("$mb" run ssd "${small[@]}" --a head --headdim 4 --groups 2 --chunk 3 --json --check --h0 --h-last --direction both 2>/dev/null)
+n=$((n+1))
+if ! python3 - "$ssdj" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["direction"] == "both" and o["check"] == "ok" and o["status"] == "ok", o.get("reason")
+for g in "du ddelta ddelta_bias dA dBm dCm dDskip dz dh0".split():
+    assert o[g + "_max_abs_err"] is not None and o[g + "_max_rel_err"] < o["grad_tolerance"], g
+assert o["saved_bytes"] == 0 and o["workspace_bytes"] > 0  # ssd recomputes its chunk states
+PY
+then echo "FAIL: ssd --json --direction both"; fails=$((fails+1)); fi
 
 for dir in forward backward both; do
   json=$("$mb" run sequential "${small[@]}" --json --check --h0 --h-last --direction $dir 2>/dev/null)

@@ -1,0 +1,529 @@
+/* kernels/ssd_backward.c: training for the chunked SSD kernel (kernels/ssd.c), "head"
+ * problems (one scalar A per head). forward_save is the ssd forward itself and keeps
+ * nothing; the backward differentiates the chunked form, recomputing the chunk states,
+ * with the big products through cblas_sgemm.
+ *
+ * ---- the forward, per batch b, head h (P channels, group g), chunk c of q steps
+ * With dt_i (after softplus), a_i = dt_i A, S_i = a_0 + .. + a_i (inside the chunk),
+ * E_i = exp(S_i), w_i = exp(S_{q-1} - S_i), L_ij = exp(S_i - S_j) (j <= i), X_i = dt_i u_i
+ * ([P]), and Hin_c ([N][P]) the state entering the chunk (Hin_0 = h0, else 0):
+ *
+ *     acc_i = E_i C_i^T Hin_c + sum_{j<=i} M_ij X_j + Dskip u_i,   M_ij = (C_i.B_j) L_ij
+ *     y_i   = acc_i silu(z_i)
+ *     H_c   = sum_j w_j B_j X_j^T                (the chunk's own state, [N][P])
+ *     Hin_{c+1} = e_c Hin_c + H_c,  e_c = E_{q-1};   h_last = Hin_{nc}
+ *
+ * ---- the backward (loss = sum dy y + sum dh_last h_last), with gy = dy silu(z):
+ *   gate          dz = dy acc silu'(z)
+ *   recurrence    dHin_nc = dh_last;  dHin_c = e_c dHin_{c+1} + Z_c,
+ *                 Z_c = sum_i E_i C_i gy_i^T            (the state-to-output term)
+ *                 dH_c = dHin_{c+1};  dS_{q-1} += e_c sum(dHin_{c+1} * Hin_c);  dh0 = dHin_0
+ *   state out     dC_i += E_i Hin_c gy_i;   dS_i += E_i gy_i.(C_i^T Hin_c)
+ *   intra-chunk   dM = gy X^T (masked j <= i);  dX += M^T gy;
+ *                 dCB = sum_heads dM * L;  dC += dCB B;  dB += dCB^T C;
+ *                 R = dM * M:  dS_i += sum_j R_ij,  dS_j -= sum_i R_ij
+ *   chunk state   U = B dH ([q][P]);  dX_j += w_j U_j;  dB_j += w_j X_j dH^T (sum over heads);
+ *                 dw_j = X_j.U_j:  dS_{q-1} += sum_j w_j dw_j,  dS_j -= w_j dw_j
+ *   skip          du += Dskip gy;  dDskip += sum gy u
+ *   decay         da_k = sum_{i>=k} dS_i (S is a cumulative sum);  dA += sum dt da;
+ *                 ddt = A da + u.dX;  du += dt dX;  ddelta = ddt sigmoid(delta + bias)
+ *
+ * ---- the passes (workspace: chunk states and their adjoints, 2 x [B][nc][N][D])
+ *   A  per (batch, chunk, group), parallel: dt, S; H_c = B^T (w X) and Z_c = C^T (E gy),
+ *      each one sgemm over the group's channels.
+ *   B  per (batch, head), parallel: the chunk states walked forward into Hin_c (in place
+ *      of H_c), then the adjoint walked backward into dH_c (in place of Z_c), with the
+ *      recurrence's dS term and dh0.
+ *   C  per (batch, chunk, group), parallel: everything else of the chunk; its rows of dB,
+ *      dC, du, ddelta, dz belong to it alone (no reduction); dA, dbias, dDskip go to
+ *      per-(batch, chunk, head) partials summed in a fixed order at the end.
+ *      sgemm: C Hin (q x Dg, N), (E gy) Hin^T and (w X) dH^T (q x N, Dg), B dH (q x Dg, N),
+ *      C B^T (q x q, N), dCB B and dCB^T C (q x N, q), and per head gy X^T, M^T gy (and
+ *      M X with a gate) (q x q or q x P, P or q).
+ * OpenBLAS runs single-threaded inside these parallel regions, as in the forward. */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "scan.h"
+#include "simd.h"
+
+#define SB_DEFAULT_CHUNK 64 /* the forward's default chunk length (kernels/ssd.c) */
+
+extern const scan_kernel scan_kernel_ssd;
+
+// ---------------------------------------------------------------- geometry
+
+typedef struct {
+    int64_t B, L, D, N, G, H, P, Q, nc, Dg, Hg;
+    int64_t n_states, n_steps, n_part; /* floats of Hs (= dHs), dtv (= Sv / 2), rec (= part / 3) */
+    int64_t thread_floats;
+} sb_geom;
+
+static int64_t sb_rup16(int64_t n) { return (n + 15) / 16 * 16; }
+static int sb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
+
+static void sb_geom_init(sb_geom *g, const scan_shape *s, const scan_opts *o)
+{
+    g->B = s->batch, g->L = s->seqlen, g->D = s->channels, g->N = s->d_state, g->G = s->groups;
+    g->H = s->heads > 0 ? s->heads : 1;
+    g->P = g->D / g->H;
+    g->Q = o->chunk > 0 ? o->chunk : SB_DEFAULT_CHUNK;
+    if (g->Q > g->L) g->Q = g->L;
+    g->nc = (g->L + g->Q - 1) / g->Q;
+    g->Dg = g->D / g->G, g->Hg = g->H / g->G;
+    g->n_states = sb_rup16(g->B * g->nc * g->N * g->D);
+    g->n_steps = sb_rup16(g->B * g->nc * g->H * g->Q);
+    g->n_part = sb_rup16(g->B * g->nc * g->H);
+    const int64_t Q = g->Q, Dg = g->Dg;
+    /* pass A: T [Q][Dg], E [Hg][Q], w [Q];  pass B: the running state [N][P];
+     * pass C: CB, Lm, M, dM, dCB [Q][Q]; Xd, GY, Y, dX, U, T [Q][Dg]; E, w [Hg][Q]; dS
+     * [Hg][Q] doubles */
+    const int64_t a = Q * Dg + (g->Hg + 1) * Q, b = g->N * g->P, c = sb_rup16(5 * Q * Q + 6 * Q * Dg + 2 * g->Hg * Q) + 2 * g->Hg * Q;
+    int64_t m = a > b ? a : b;
+    if (c > m) m = c;
+    g->thread_floats = sb_rup16(m + 64);
+}
+
+static const char *sb_unsupported(const scan_shape *s, const scan_opts *o)
+{
+    return scan_kernel_ssd.unsupported(s, o);
+}
+
+size_t scan_ssd_saved_bytes(const scan_shape *s, const scan_opts *o)
+{
+    (void)s, (void)o;
+    return 0; /* nothing: the backward recomputes the chunk states */
+}
+
+/* Hs, dHs [B][nc][N][D]; dtv [B][nc][H][Q]; Sv [B][nc][H][Q] doubles; rec [B][nc][H]; part [3][B][nc][H];
+ * threads x scratch. At least the forward's workspace (forward_save runs it here). */
+size_t scan_ssd_backward_workspace(const scan_shape *s, const scan_opts *o)
+{
+    if (sb_unsupported(s, o)) return 0;
+    sb_geom g;
+    sb_geom_init(&g, s, o);
+    const size_t mine = ((size_t)(2 * g.n_states + 3 * g.n_steps + 4 * g.n_part) +
+                         (size_t)sb_threads(o) * (size_t)g.thread_floats) * sizeof(float);
+    const size_t fwd = scan_kernel_ssd.workspace_bytes(s, o);
+    return mine > fwd ? mine : fwd;
+}
+
+int scan_ssd_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
+                          mb_err *err)
+{
+    (void)saved;
+    return scan_kernel_ssd.forward(s, t, o, ws, err);
+}
+
+// ---------------------------------------------------------------- small helpers
+
+/* y[i] = exp(x[i]) for x <= 0 */
+static void sb_exp(const float *x, float *y, int64_t n)
+{
+#if defined(__AVX512F__)
+    const mb_exp_tab tab = mb_exp_tab_init();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, mb_exp512(_mm512_loadu_ps(x + i), &tab));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, mb_exp512(_mm512_maskz_loadu_ps(m, x + i), &tab));
+    }
+#else
+    for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
+#endif
+}
+
+static inline float sb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+static inline float sb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* gy = dy silu(z) (or dy) for one row of n channels */
+static void sb_gy_row(const float *dy, const float *z, float *gy, int64_t n)
+{
+    if (!z) {
+        memcpy(gy, dy, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t p = 0; p < n; p++) gy[p] = dy[p] * (z[p] * sb_sigmoidf(z[p]));
+}
+
+/* the chunk's steps of one head: its dt and S (cumulative log decay, summed in double) */
+static void sb_decay(const scan_shape *s, const scan_tensors *t, int64_t H, int64_t h, int64_t bl0, int64_t q,
+                     float *dt, double *S)
+{
+    double acc = 0;
+    for (int64_t i = 0; i < q; i++) {
+        float d = t->delta[(bl0 + i) * H + h] + (t->delta_bias ? t->delta_bias[h] : 0.0f);
+        if (s->softplus) d = sb_softplusf(d);
+        dt[i] = d;
+        acc += (double)d * t->A[h];
+        S[i] = acc;
+    }
+}
+
+/* E = exp(S), w = exp(S[q-1] - S) (the differences in double: |S| reaches thousands
+ * with large dt, where a float S would put ulp(S) ~ 1e-4 into every decay) */
+static void sb_weights(const double *S, int64_t q, float *E, float *w)
+{
+    for (int64_t i = 0; i < q; i++) E[i] = (float)S[i], w[i] = (float)(S[q - 1] - S[i]);
+    sb_exp(E, E, q);
+    sb_exp(w, w, q);
+}
+
+// ---------------------------------------------------------------- pass A
+
+/* chunk c of batch b, group gi: dt and S of its heads, H_c = B^T (w X), Z_c = C^T (E gy) */
+static void sb_pass_a(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+                      float *Hs, float *dHs, float *dtv, double *Sv, float *scr, int64_t b, int64_t c, int64_t gi)
+{
+    const int64_t Q = g->Q, N = g->N, D = g->D, G = g->G, H = g->H, P = g->P, Dg = g->Dg;
+    const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
+    float *T = scr;         /* [Q][Dg] w X, then E gy */
+    float *E = T + Q * Dg;  /* [Hg][Q] exp(S) */
+    float *w = E + g->Hg * Q; /* [Q] exp(S[q-1] - S) of one head */
+    const float *Bc = t->Bm + (bl0 * G + gi) * N, *Cc = t->Cm + (bl0 * G + gi) * N;
+    const int64_t off = (b * g->nc + c) * N * D + gi * Dg;
+
+    // ---- T = w dt u, per head
+    for (int64_t hh = 0; hh < g->Hg; hh++) {
+        const int64_t h = gi * g->Hg + hh, k = (b * g->nc + c) * H + h;
+        float *dt = dtv + k * Q;
+        sb_decay(s, t, H, h, bl0, q, dt, Sv + k * Q);
+        sb_weights(Sv + k * Q, q, E + hh * Q, w);
+        for (int64_t i = 0; i < q; i++) {
+            const float *u = t->u + (bl0 + i) * D + h * P;
+            float *x = T + i * Dg + hh * P;
+            const float f = w[i] * dt[i];
+            for (int64_t p = 0; p < P; p++) x[p] = f * u[p];
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)Dg, (int)q, 1.0f, Bc, (int)(G * N), T,
+                (int)Dg, 0.0f, Hs + off, (int)D);
+    // ---- T = E gy, per head
+    for (int64_t i = 0; i < q; i++)
+        sb_gy_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, T + i * Dg, Dg);
+    for (int64_t hh = 0; hh < g->Hg; hh++)
+        for (int64_t i = 0; i < q; i++) {
+            float *x = T + i * Dg + hh * P;
+            for (int64_t p = 0; p < P; p++) x[p] *= E[hh * Q + i];
+        }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)Dg, (int)q, 1.0f, Cc, (int)(G * N), T,
+                (int)Dg, 0.0f, dHs + off, (int)D);
+}
+
+// ---------------------------------------------------------------- pass B
+
+/* Head h of batch b: H_c -> Hin_c forward in time, Z_c -> dH_c = dHin_{c+1} backward, the
+ * recurrence's dS term rec[b][c][h], and dh0. */
+static void sb_pass_b(const sb_geom *g, const scan_tensors *t, const scan_grads *gr, float *Hs, float *dHs,
+                      const double *Sv, float *rec, float *cur, int64_t b, int64_t h)
+{
+    const int64_t N = g->N, D = g->D, P = g->P, Q = g->Q, d0 = h * P;
+    // ---- forward: cur = Hin_c; slot c gets Hin_c; cur = e_c cur + H_c
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++) cur[n * P + p] = t->h0 ? t->h0[(b * D + d0 + p) * N + n] : 0.0f;
+    for (int64_t c = 0; c < g->nc; c++) {
+        const int64_t q = g->L - c * Q < Q ? g->L - c * Q : Q;
+        const float ec = expf(Sv[((b * g->nc + c) * g->H + h) * Q + q - 1]);
+        float *slot = Hs + (b * g->nc + c) * N * D + d0;
+        for (int64_t n = 0; n < N; n++) {
+            float *cr = cur + n * P, *sr = slot + n * D;
+            for (int64_t p = 0; p < P; p++) {
+                const float hc = sr[p];
+                sr[p] = cr[p];
+                cr[p] = ec * cr[p] + hc;
+            }
+        }
+    }
+    // ---- backward: cur = dHin_{c+1}; slot c gets it; rec; cur = e_c cur + Z_c
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            cur[n * P + p] = gr->dh_last ? gr->dh_last[(b * D + d0 + p) * N + n] : 0.0f;
+    for (int64_t c = g->nc - 1; c >= 0; c--) {
+        const int64_t q = g->L - c * Q < Q ? g->L - c * Q : Q;
+        const float ec = expf(Sv[((b * g->nc + c) * g->H + h) * Q + q - 1]);
+        float *slot = dHs + (b * g->nc + c) * N * D + d0;
+        const float *hin = Hs + (b * g->nc + c) * N * D + d0;
+        double dot = 0;
+        for (int64_t n = 0; n < N; n++) {
+            float *cr = cur + n * P, *sr = slot + n * D;
+            const float *hr = hin + n * D;
+            float part = 0.0f;
+            for (int64_t p = 0; p < P; p++) {
+                const float zc = sr[p];
+                sr[p] = cr[p];
+                part += cr[p] * hr[p];
+                cr[p] = ec * cr[p] + zc;
+            }
+            dot += part;
+        }
+        rec[(b * g->nc + c) * g->H + h] = (float)(ec * dot);
+    }
+    if (gr->dh0)
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t p = 0; p < P; p++) gr->dh0[(b * D + d0 + p) * N + n] = cur[n * P + p];
+}
+
+// ---------------------------------------------------------------- pass C
+
+/* chunk c of batch b, group gi: every gradient of its rows; dA, dbias, dDskip of its
+ * heads into part [3][B][nc][H] (stride np) */
+static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+                      const float *Hs, const float *dHs, const float *dtv, const double *Sv, const float *rec,
+                      float *part, float *scr, int64_t b, int64_t c, int64_t gi)
+{
+    const int64_t Q = g->Q, N = g->N, D = g->D, G = g->G, H = g->H, P = g->P, Dg = g->Dg, Hg = g->Hg;
+    const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0, np = g->n_part;
+    float *CB = scr;          /* [Q][Q] C B^T */
+    float *Lm = CB + Q * Q;   /* [Q][Q] exp(S_i - S_j), j <= i */
+    float *M = Lm + Q * Q;    /* [Q][Q] CB Lm, zero above the diagonal */
+    float *dM = M + Q * Q;    /* [Q][Q] gy X^T */
+    float *dCB = dM + Q * Q;  /* [Q][Q] sum over heads of dM Lm, zero above the diagonal */
+    float *Xd = dCB + Q * Q;  /* [Q][Dg] dt u */
+    float *GY = Xd + Q * Dg;  /* [Q][Dg] gy = dy silu(z) */
+    float *Y = GY + Q * Dg;   /* [Q][Dg] C Hin, then acc (with a gate) */
+    float *dX = Y + Q * Dg;   /* [Q][Dg] dloss/dX */
+    float *U = dX + Q * Dg;   /* [Q][Dg] B dH */
+    float *T = U + Q * Dg;    /* [Q][Dg] E gy, then w X */
+    float *E = T + Q * Dg;    /* [Hg][Q] exp(S) */
+    float *w = E + Hg * Q;    /* [Hg][Q] exp(S[q-1] - S) */
+    double *dS = (double *)(scr + sb_rup16(5 * Q * Q + 6 * Q * Dg + 2 * Hg * Q)); /* [Hg][Q] dloss/dS, then da (double: the pairs'
+                                          terms enter twice with opposite signs and cancel) */
+    const int ldb = (int)(G * N);
+    const float *Bc = t->Bm + (bl0 * G + gi) * N, *Cc = t->Cm + (bl0 * G + gi) * N;
+    float *dBc = gr->dBm + (bl0 * G + gi) * N, *dCc = gr->dCm + (bl0 * G + gi) * N;
+    const int64_t off = (b * g->nc + c) * N * D + gi * Dg, k0 = (b * g->nc + c) * H + gi * Hg;
+    const float *Hin = Hs + off, *dH = dHs + off;
+
+    // ---- the heads' weights; the rows' dt u and gy
+    for (int64_t hh = 0; hh < Hg; hh++) {
+        sb_weights(Sv + (k0 + hh) * Q, q, E + hh * Q, w + hh * Q);
+        for (int64_t i = 0; i < q; i++) dS[hh * Q + i] = 0.0f;
+    }
+    for (int64_t i = 0; i < q; i++) {
+        const float *u = t->u + (bl0 + i) * D + gi * Dg;
+        sb_gy_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, GY + i * Dg, Dg);
+        for (int64_t hh = 0; hh < Hg; hh++) {
+            const float dt = dtv[(k0 + hh) * Q + i];
+            float *x = Xd + i * Dg + hh * P;
+            for (int64_t p = 0; p < P; p++) x[p] = dt * u[hh * P + p];
+        }
+    }
+
+    // ---- state to output: Y = C Hin; dS_i += E_i gy_i.Y_i; dC = (E gy) Hin^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)Dg, (int)N, 1.0f, Cc, ldb, Hin, (int)D,
+                0.0f, Y, (int)Dg);
+    for (int64_t i = 0; i < q; i++) {
+        const float *u = t->u + (bl0 + i) * D + gi * Dg;
+        for (int64_t hh = 0; hh < Hg; hh++) {
+            const int64_t o = i * Dg + hh * P;
+            const float e = E[hh * Q + i], dk = t->Dskip ? t->Dskip[gi * Hg + hh] : 0.0f;
+            float dot = 0.0f;
+            for (int64_t p = 0; p < P; p++) {
+                dot += GY[o + p] * Y[o + p];
+                T[o + p] = e * GY[o + p];
+            }
+            dS[hh * Q + i] += e * dot;
+            if (t->z)
+                for (int64_t p = 0; p < P; p++) Y[o + p] = e * Y[o + p] + dk * u[hh * P + p];
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)N, (int)Dg, 1.0f, T, (int)Dg, Hin, (int)D,
+                0.0f, dCc, ldb);
+
+    // ---- chunk state: dB = (w X) dH^T; U = B dH; dX = w U; dw = X.U into dS
+    for (int64_t i = 0; i < q; i++)
+        for (int64_t hh = 0; hh < Hg; hh++) {
+            const int64_t o = i * Dg + hh * P;
+            const float wi = w[hh * Q + i];
+            for (int64_t p = 0; p < P; p++) T[o + p] = wi * Xd[o + p];
+        }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)N, (int)Dg, 1.0f, T, (int)Dg, dH, (int)D,
+                0.0f, dBc, ldb);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)Dg, (int)N, 1.0f, Bc, ldb, dH, (int)D,
+                0.0f, U, (int)Dg);
+    for (int64_t hh = 0; hh < Hg; hh++) {
+        double *dSh = dS + hh * Q;
+        double end = 0.0;
+        for (int64_t i = 0; i < q; i++) {
+            const int64_t o = i * Dg + hh * P;
+            const float wi = w[hh * Q + i];
+            float dw = 0.0f;
+            for (int64_t p = 0; p < P; p++) {
+                dw += Xd[o + p] * U[o + p];
+                dX[o + p] = wi * U[o + p];
+            }
+            if (i < q - 1) { /* the last step's w = 1 would enter dS_{q-1} twice, opposite signs */
+                end += wi * dw;
+                dSh[i] -= wi * dw;
+            }
+        }
+        dSh[q - 1] += end + rec[k0 + hh]; /* and the recurrence's e_c term */
+    }
+
+    // ---- intra-chunk: per head M, dM = gy X^T, dX += M^T gy (Y += M X); dCB and dS
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)q, (int)N, 1.0f, Cc, ldb, Bc, ldb, 0.0f, CB,
+                (int)Q);
+    for (int64_t i = 0; i < q; i++)
+        for (int64_t j = 0; j < q; j++) dCB[i * Q + j] = 0.0f;
+    for (int64_t hh = 0; hh < Hg; hh++) {
+        const double *S = Sv + (k0 + hh) * Q;
+        double *dSh = dS + hh * Q;
+        for (int64_t i = 0; i < q; i++) {
+            float *l = Lm + i * Q, *m = M + i * Q;
+            for (int64_t j = 0; j <= i; j++) l[j] = (float)(S[i] - S[j]);
+            sb_exp(l, l, i + 1);
+            for (int64_t j = 0; j <= i; j++) m[j] = CB[i * Q + j] * l[j];
+            for (int64_t j = i + 1; j < q; j++) m[j] = 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)q, (int)P, 1.0f, GY + hh * P, (int)Dg,
+                    Xd + hh * P, (int)Dg, 0.0f, dM, (int)Q);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)P, (int)q, 1.0f, M, (int)Q, GY + hh * P,
+                    (int)Dg, 1.0f, dX + hh * P, (int)Dg);
+        if (t->z)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)P, (int)q, 1.0f, M, (int)Q,
+                        Xd + hh * P, (int)Dg, 1.0f, Y + hh * P, (int)Dg);
+        for (int64_t i = 0; i < q; i++) {
+            const float *l = Lm + i * Q, *dm = dM + i * Q, *cb = CB + i * Q;
+            float *dcb = dCB + i * Q;
+            double row = 0.0;
+            for (int64_t j = 0; j < i; j++) {
+                const float tt = dm[j] * l[j], r = tt * cb[j];
+                dcb[j] += tt;
+                row += r;
+                dSh[j] -= r;
+            }
+            dcb[i] += dm[i] * l[i]; /* the diagonal's r enters dS_i twice with opposite signs */
+            dSh[i] += row;
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)N, (int)q, 1.0f, dCB, (int)Q, Bc, ldb, 1.0f,
+                dCc, ldb);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)N, (int)q, 1.0f, dCB, (int)Q, Cc, ldb, 1.0f,
+                dBc, ldb);
+
+    // ---- per head: da (reverse cumulative sum of dS), ddt, du, ddelta; dz; the partials
+    for (int64_t hh = 0; hh < Hg; hh++) {
+        const int64_t h = gi * Hg + hh, k = k0 + hh;
+        const float A = t->A[h], dk = t->Dskip ? t->Dskip[h] : 0.0f;
+        const float *dt = dtv + k * Q;
+        double *da = dS + hh * Q;
+        double pA = 0, pbias = 0, pD = 0;
+        for (int64_t i = q - 2; i >= 0; i--) da[i] += da[i + 1];
+        for (int64_t i = 0; i < q; i++) {
+            const int64_t bl = bl0 + i, o = i * Dg + hh * P;
+            const float *u = t->u + bl * D + h * P;
+            float *du = gr->du + bl * D + h * P;
+            float udx = 0.0f, gu = 0.0f;
+            for (int64_t p = 0; p < P; p++) {
+                udx += u[p] * dX[o + p];
+                gu += GY[o + p] * u[p];
+                du[p] = dt[i] * dX[o + p] + dk * GY[o + p];
+            }
+            const float x = t->delta[bl * H + h] + (t->delta_bias ? t->delta_bias[h] : 0.0f);
+            const float ddt = ((float)(A * da[i]) + udx) * (s->softplus ? sb_sigmoidf(x) : 1.0f);
+            gr->ddelta[bl * H + h] = ddt;
+            pA += dt[i] * da[i];
+            pbias += ddt;
+            pD += gu;
+        }
+        part[k] = (float)pA;
+        part[np + k] = (float)pbias;
+        part[2 * np + k] = (float)pD;
+    }
+    if (t->z)
+        for (int64_t i = 0; i < q; i++) {
+            const int64_t bl = bl0 + i;
+            const float *z = t->z + bl * D + gi * Dg, *dy = gr->dy + bl * D + gi * Dg, *acc = Y + i * Dg;
+            float *dz = gr->dz + bl * D + gi * Dg;
+            for (int64_t p = 0; p < Dg; p++) {
+                const float sg = sb_sigmoidf(z[p]);
+                dz[p] = dy[p] * acc[p] * sg * (1.0f + z[p] * (1.0f - sg));
+            }
+        }
+}
+
+// ---------------------------------------------------------------- the backward
+
+int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *gr, const scan_opts *o,
+                      const void *saved, void *ws, mb_err *err)
+{
+    (void)saved;
+    const char *why = sb_unsupported(s, o);
+    if (why) return mb_fail(err, "ssd backward: %s", why);
+    sb_geom g;
+    sb_geom_init(&g, s, o);
+    const int threads = sb_threads(o);
+    const int64_t B = g.B, nc = g.nc, G = g.G, H = g.H;
+    float *Hs = ws;                    /* [B][nc][N][D] H_c, then Hin_c */
+    float *dHs = Hs + g.n_states;      /* [B][nc][N][D] Z_c, then dH_c = dHin_{c+1} */
+    float *dtv = dHs + g.n_states;     /* [B][nc][H][Q] dt */
+    double *Sv = (double *)(dtv + g.n_steps); /* [B][nc][H][Q] S, in double */
+    float *rec = dtv + 3 * g.n_steps;  /* [B][nc][H] the recurrence's dS_{q-1} term */
+    float *part = rec + g.n_part;      /* [3][B][nc][H] dA, dbias, dDskip partials */
+    float *scratch = part + 3 * g.n_part; /* [threads][thread_floats] */
+
+#pragma omp parallel num_threads(threads)
+    {
+        float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < B * nc * G; it++)
+            sb_pass_a(&g, s, t, gr, Hs, dHs, dtv, Sv, scr, it / (nc * G), (it / G) % nc, it % G);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < B * H; it++) sb_pass_b(&g, t, gr, Hs, dHs, Sv, rec, scr, it / H, it % H);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < B * nc * G; it++)
+            sb_pass_c(&g, s, t, gr, Hs, dHs, dtv, Sv, rec, part, scr, it / (nc * G), (it / G) % nc, it % G);
+        // ---- the parameter gradients: the partials summed in (batch, chunk) order
+#pragma omp for schedule(static)
+        for (int64_t h = 0; h < H; h++) {
+            double a = 0, bi = 0, d = 0;
+            for (int64_t bc = 0; bc < B * nc; bc++) {
+                a += part[bc * H + h];
+                bi += part[g.n_part + bc * H + h];
+                d += part[2 * g.n_part + bc * H + h];
+            }
+            gr->dA[h] = (float)a;
+            if (gr->ddelta_bias) gr->ddelta_bias[h] = (float)bi;
+            if (gr->dDskip) gr->dDskip[h] = (float)d;
+        }
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------- cost
+
+/* Per chunk (q steps) and group: pass A's two sgemms (2 N q Dg each) and its weighting
+ * (2 q Dg); pass C's four q x N x Dg sgemms, C B^T (2 q^2 N), dCB B and dCB^T C (4 q^2 N).
+ * Per chunk and head: dM and M^T gy (4 q^2 P, and M X with a gate: 2 q^2 P), the masks
+ * (M, dM Lm, r, dCB, two sums: ~7 per entry of the lower triangle), the cumulative sums.
+ * Per (b, t, channel): dt u, E gy, w X, gy.Y, w U, X.U, du, u.dX, gy u (~20 flops), the
+ * gate (3 + acc 2 + dz 6). Pass B: 6 flops per (chunk, state, channel). Exps: pass A's
+ * and C's weights (4 q per chunk and head), the masks (q(q+1)/2), softplus (twice) and its
+ * sigmoid per (t, head), silu per (t, channel) twice and its sigmoid once with a gate,
+ * e_c twice per (chunk, head). Bytes: the inputs read twice (passes A and C), the
+ * gradients written once, the chunk states and their adjoints written by A, read and
+ * written by B, read by C. */
+void scan_ssd_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
+{
+    memset(c, 0, sizeof *c);
+    if (sb_unsupported(s, o)) return;
+    sb_geom g;
+    sb_geom_init(&g, s, o);
+    double flops = 0, exps = 0;
+    for (int64_t ci = 0; ci < g.nc; ci++) {
+        const double q = (double)(g.L - ci * g.Q < g.Q ? g.L - ci * g.Q : g.Q);
+        const double per_group = 4.0 * g.N * q * g.Dg + 2.0 * q * g.Dg + 8.0 * q * g.N * g.Dg + 6.0 * q * q * g.N;
+        const double per_head = (s->has_z ? 6.0 : 4.0) * q * q * g.P + 7.0 * q * (q + 1) / 2 + 4.0 * q;
+        flops += g.B * (g.G * per_group + g.H * per_head);
+        exps += g.B * g.H * (4.0 * q + q * (q + 1) / 2 + 2);
+    }
+    const double BL = (double)g.B * g.L, BLD = BL * g.D, st = (double)g.B * g.nc * g.N * g.D;
+    flops += 6.0 * st + BLD * (20.0 + (s->has_z ? 11.0 : 0.0));
+    exps += BL * g.H * (s->softplus ? 3.0 : 0.0) + (s->has_z ? 3.0 * BLD : 0.0);
+    c->flops = flops;
+    c->exps = exps;
+    c->workspace = (double)scan_ssd_backward_workspace(s, o);
+    c->bytes = 2.0 * (double)scan_shape_tensor_bytes(s) + (double)scan_grad_bytes(s) + 4.0 * 6.0 * st;
+}
