@@ -219,8 +219,9 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
                "Times a random prompt of N tokens in parallel mode (prefill) and then M tokens decoded\n"
                "one by one (greedy) from the state, R times (5) after one warm-up. Prints prefill and\n"
                "decode tokens/s from the median times, the share of prefill and decode time spent in\n"
-               "the scan kernel, and decode against its bandwidth bound: the fp32 weight bytes read\n"
-               "per token over the calibrated stream bandwidth at T threads.\n");
+               "the scan kernel, and decode against its bandwidth bound: the bytes a token must move\n"
+               "(every fp32 weight once, one embedding row, the recurrent state read and written)\n"
+               "over the calibrated stream bandwidth at T threads.\n");
         return 0;
     }
     const char *dir = NULL, *kname = NULL;
@@ -313,7 +314,9 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
     const double pre_tps = (double)plen / mp, dec_tps = gen ? (double)gen / md : 0;
     const calib_row *row = cal.valid ? calib_row_for(&cal, (int)threads) : NULL;
     const double bw = row ? row->stream_gbps * 1e9 : 0;
-    const double bound_tps = bw > 0 ? bw / w.decode_bytes : 0;
+    /* per token: every weight once (one embedding row), the recurrent state read and written */
+    const double state_bytes = mamba_state_bytes_per_token(c), tok_bytes = w.decode_bytes + state_bytes;
+    const double bound_tps = bw > 0 ? bw / tok_bytes : 0;
     char desc[256];
     mamba_config_describe(c, desc, sizeof desc);
     if (json) {
@@ -324,6 +327,7 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
                               "decode_median_s", md, "decode_tokens_per_s", dec_tps, "decode_scan_share", sd,
                               "decode_weight_bytes_per_token", w.decode_bytes, "binding", binding);
         if (o) json_object_set_new(o, "blas_core", json_string(openblas_get_corename()));
+        if (o) json_object_set_new(o, "decode_state_bytes_per_token", json_real(state_bytes));
         if (o && bound_tps > 0) {
             json_object_set_new(o, "stream_gbps", json_real(row->stream_gbps));
             json_object_set_new(o, "decode_bound_tokens_per_s", json_real(bound_tps));
@@ -347,12 +351,14 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
             printf("decode   %lld tokens: median %.4f s = %.2f tokens/s (%.2f ms/token), %.1f%% in the scan\n",
                    (long long)gen, md, dec_tps, 1e3 * md / (double)gen, 100 * sd);
         if (gen && bound_tps > 0)
-            printf("bound    %.1f MB of fp32 weights per token / %.1f GB/s stream (%d threads) = %.2f tokens/s: "
-                   "decode reaches %.2f of it\n",
-                   w.decode_bytes / 1e6, row->stream_gbps, row->threads, bound_tps, dec_tps / bound_tps);
+            printf("bound    (%.1f MB of fp32 weights + %.1f MB of state read and written) per token / %.1f GB/s "
+                   "stream (%d threads) = %.2f tokens/s: decode reaches %.2f of it\n",
+                   w.decode_bytes / 1e6, state_bytes / 1e6, row->stream_gbps, row->threads, bound_tps,
+                   dec_tps / bound_tps);
         else if (gen)
-            printf("bound    no calibration: %.1f MB of fp32 weights per token (run mbench calibrate)\n",
-                   w.decode_bytes / 1e6);
+            printf("bound    no calibration: %.1f MB of fp32 weights + %.1f MB of state per token (run mbench "
+                   "calibrate)\n",
+                   w.decode_bytes / 1e6, state_bytes / 1e6);
     }
     rc = 0;
 done:

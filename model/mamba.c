@@ -25,6 +25,11 @@ static int64_t state_conv_len(const mamba_config *c, int64_t B)
 }
 static int64_t state_ssm_len(const mamba_config *c, int64_t B) { return c->n_layer * B * c->d_inner * c->d_state; }
 
+double mamba_state_bytes_per_token(const mamba_config *c)
+{
+    return 2.0 * 4.0 * (double)(state_ssm_len(c, 1) + state_conv_len(c, 1));
+}
+
 int mamba_state_init(mamba_state *s, const mamba_config *c, int64_t batch, mb_err *err)
 {
     memset(s, 0, sizeof *s);
@@ -73,6 +78,7 @@ void mamba_run_free(mamba_run *r)
     float *bufs[] = {r->x, r->xn, r->xin, r->z, r->u, r->Bm, r->Cm, r->dtr, r->delta, r->y, r->last, r->proj, r->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) mb_free(bufs[i]);
     mb_free(r->ws);
+    mamba1_step_free(r);
     memset(r, 0, sizeof *r);
 }
 
@@ -125,6 +131,10 @@ int mamba_run_init(mamba_run *r, const mamba_weights *w, const scan_kernel *k, i
         memset(r->ws, 0, ws);
     }
     r->ws_bytes = ws;
+    if (mamba1_step_init(r, err)) {
+        mamba_run_free(r);
+        return -1;
+    }
     return 0;
 }
 
@@ -162,6 +172,14 @@ int mamba_forward(mamba_run *r, mamba_state *st, const int32_t *tokens, int64_t 
             return mb_fail(err, "token %d at position %lld is outside the vocabulary [0, %lld)", tokens[i],
                            (long long)i, (long long)c->vocab);
     double t0 = mamba_now();
+
+    /* one token per sequence: the decode step, one parallel region for the whole token */
+    if (L == 1 && r->step_ok) {
+        if (mamba1_step(r, st, tokens, B, logits, err)) return -1;
+        if (st) st->cur = !st->cur, st->pos += 1;
+        r->t_total += mamba_now() - t0;
+        return 0;
+    }
 
     // hidden_states = self.embedding(input_ids)                                    [BL][d_model]
 #pragma omp parallel for num_threads(T) schedule(static)

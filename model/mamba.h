@@ -24,6 +24,12 @@ typedef struct {
     int cur;
 } mamba_state;
 
+/* Bytes of recurrent state one decoded token reads and writes per sequence: every layer's
+ * ssm state [I][N] (read as h0, written as h_last) and conv state [C][K-1] (read, shifted,
+ * written), fp32. With the weights (mamba_weights.decode_bytes) this is the memory traffic
+ * a decode step cannot avoid; the activations are a few KB and stay in cache. */
+double mamba_state_bytes_per_token(const mamba_config *c);
+
 int mamba_state_init(mamba_state *s, const mamba_config *c, int64_t batch, mb_err *err);
 void mamba_state_reset(mamba_state *s, const mamba_config *c);
 void mamba_state_free(mamba_state *s);
@@ -48,6 +54,12 @@ typedef struct {
     float *scratch; /* [threads][C] conv rows */
     void *ws;       /* scan workspace, ws_bytes */
     size_t ws_bytes;
+    /* the one-token step (model/decode.c; Mamba-1 with a kernel that runs channel slices) */
+    bool step_ok;
+    float *step_xn;  /* [threads][max_batch][d_model] each thread's normalised rows */
+    float *step_dbl; /* [max_batch][dt_rank + 2 d_state] x_proj output */
+    void *step_ws;   /* [threads][step_ws_bytes] each thread's scan workspace */
+    size_t step_ws_bytes;
     /* time spent, accumulated over calls (seconds) */
     double t_scan, t_total;
 } mamba_run;

@@ -5,23 +5,48 @@
 #include <math.h>
 #include <omp.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 // ---------------------------------------------------------------- projections
 
-/* Y[m][lo..hi) for few rows m: each weight row is read from memory once and dotted with every
- * row of X while it sits in L1. Measured faster than OpenBLAS 0.3.21's sgemv here (its
- * Haswell kernel on this Zen 5: ~18-28 GB/s of weights per core vs ~20-35 GB/s for this loop,
- * best of 8 runs on a loaded machine; the calibrated stream is ~38 GB/s per core). */
-static void ops_rows_dot(float *Y, const float *X, const float *W, const float *bias, int64_t M, int64_t N,
-                         int64_t K, int64_t lo, int64_t hi)
+/* one weight row against one activation row: acc = w . x over K */
+static inline float ops_dot(const float *w, const float *x, int64_t K)
+{
+#if defined(__AVX512F__)
+    /* four independent accumulators: one FMA chain would cap a core at 16 bytes a cycle */
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    for (; k + 64 <= K; k += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+    }
+    for (; k + 16 <= K; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+    if (k < K) {
+        const __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + k), _mm512_maskz_loadu_ps(m, x + k), a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+#else
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t k = 0; k < K; k++) acc += w[k] * x[k];
+    return acc;
+#endif
+}
+
+void ops_dot_rows(float *Y, int64_t ldy, const float *X, int64_t ldx, int64_t M, const float *W, const float *bias,
+                  int64_t K, int64_t lo, int64_t hi, int accumulate)
 {
     for (int64_t n = lo; n < hi; n++) {
         const float *w = W + n * K;
+        const float b = bias ? bias[n] : 0.0f;
         for (int64_t m = 0; m < M; m++) {
-            const float *x = X + m * K;
-            float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (int64_t k = 0; k < K; k++) acc += w[k] * x[k];
-            Y[m * N + n] = acc + (bias ? bias[n] : 0.0f);
+            const float v = ops_dot(w, X + m * ldx, K) + b;
+            Y[m * ldy + n] = accumulate ? Y[m * ldy + n] + v : v;
         }
     }
 }
@@ -44,7 +69,7 @@ void ops_linear(float *Y, const float *X, const float *W, const float *bias, int
         const int64_t lo = id * step < total ? id * step : total;
         const int64_t hi = lo + step < total ? lo + step : total;
         if (hi > lo) {
-            if (few_rows) ops_rows_dot(Y, X, W, bias, M, N, K, lo, hi);
+            if (few_rows) ops_dot_rows(Y, N, X, K, M, W, bias, K, lo, hi, 0);
             else if (by_rows)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)N, (int)K, 1.0f,
                             X + lo * K, (int)K, W, (int)K, 0.0f, Y + lo * N, (int)N);
@@ -60,17 +85,18 @@ void ops_linear(float *Y, const float *X, const float *W, const float *bias, int
 
 // ---------------------------------------------------------------- norms
 
+void ops_rmsnorm_row(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+    float ss = 0.0f;
+    for (int64_t i = 0; i < n; i++) ss += x[i] * x[i];
+    const float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
 void ops_rmsnorm(float *y, const float *x, const float *w, int64_t rows, int64_t n, float eps, int threads)
 {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n;
-        float ss = 0.0f;
-        for (int64_t i = 0; i < n; i++) ss += xr[i] * xr[i];
-        const float scale = 1.0f / sqrtf(ss / (float)n + eps);
-        for (int64_t i = 0; i < n; i++) yr[i] = xr[i] * scale * w[i];
-    }
+    for (int64_t r = 0; r < rows; r++) ops_rmsnorm_row(y + r * n, x + r * n, w, n, eps);
 }
 
 void ops_gated_rmsnorm(float *y, const float *z, const float *w, int64_t rows, int64_t n, int64_t groups,
@@ -140,6 +166,25 @@ void ops_conv1d_silu(const float *in, const float *wt, const float *bias, float 
             }
         }
     }
+}
+
+void ops_conv1d_step(const float *in, const float *wt, const float *bias, float *state, int64_t B, int64_t C,
+                     int64_t K, int64_t lo, int64_t hi, float *out)
+{
+    const int64_t S = K - 1;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = lo; c < hi; c++) {
+            const float x = in[b * C + c];
+            float *st = state ? state + (b * C + c) * S : NULL;
+            float acc = bias ? bias[c] : 0.0f;
+            for (int64_t k = 0; k < S; k++) acc += wt[k * C + c] * (st ? st[k] : 0.0f);
+            acc += wt[S * C + c] * x;
+            out[b * C + c] = ops_silu(acc);
+            if (st) {
+                for (int64_t k = 0; k + 1 < S; k++) st[k] = st[k + 1];
+                if (S > 0) st[S - 1] = x;
+            }
+        }
 }
 
 void ops_dt_limit(float *dt, const float *bias, int64_t rows, int64_t H, float lo, float hi, int threads)

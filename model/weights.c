@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "common/mem.h"
 #include "model/checkpoint.h"
 
 // ---------------------------------------------------------------- the tensor table
@@ -86,23 +86,38 @@ static void w_shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
     if (o < (int)len) snprintf(buf + o, len - (size_t)o, "]");
 }
 
+/* Every tensor lives in one arena, 2 MiB-aligned and advised for transparent huge pages:
+ * decode streams all of it once per token, and with 4 KiB pages the hardware prefetchers
+ * stop at every page boundary and the TLB misses on every page (measured here: ~10% more
+ * GEMV bandwidth at 2 threads with huge pages). Tensors are carved 64-byte aligned. */
+#define W_ARENA_ALIGN ((size_t)2 << 20)
+
+static size_t w_round64(int64_t n) { return ((size_t)n * sizeof(float) + 63) / 64 * 64; }
+
+static int w_arena_init(mamba_weights *w, size_t bytes)
+{
+    const size_t len = (bytes + W_ARENA_ALIGN - 1) / W_ARENA_ALIGN * W_ARENA_ALIGN;
+    w->arena = aligned_alloc(W_ARENA_ALIGN, len ? len : W_ARENA_ALIGN);
+    if (!w->arena) return -1;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(w->arena, len, MADV_HUGEPAGE); /* advice only: without THP the pages stay 4 KiB */
+#endif
+    w->arena_len = len, w->arena_used = 0;
+    return 0;
+}
+
 static float *w_alloc(mamba_weights *w, int64_t n)
 {
-    if (w->nallocs == w->cap_allocs) {
-        int cap = w->cap_allocs ? 2 * w->cap_allocs : 64;
-        void **a = realloc(w->allocs, (size_t)cap * sizeof *a);
-        if (!a) return NULL;
-        w->allocs = a, w->cap_allocs = cap;
-    }
-    float *p = mb_alloc((size_t)n * sizeof(float));
-    if (p) w->allocs[w->nallocs++] = p;
+    const size_t b = w_round64(n);
+    if (!w->arena || w->arena_len - w->arena_used < b) return NULL;
+    float *p = (float *)((char *)w->arena + w->arena_used);
+    w->arena_used += b;
     return p;
 }
 
 void mamba_weights_free(mamba_weights *w)
 {
-    for (int i = 0; i < w->nallocs; i++) mb_free(w->allocs[i]);
-    free(w->allocs);
+    free(w->arena);
     free(w->layers);
     memset(w, 0, sizeof *w);
 }
@@ -132,6 +147,10 @@ static int w_alloc_all(mamba_weights *w, w_spec *s, int n, bool zero, mb_err *er
     const mamba_config *c = &w->cfg;
     const int64_t nA = c->arch == MAMBA_V1 ? c->d_inner * c->d_state : c->nheads;
     const int64_t C = mamba_config_conv_dim(c);
+    size_t need = 0;
+    for (int i = 0; i < n; i++) need += w_round64(w_numel(&s[i]));
+    need += (size_t)c->n_layer * (w_round64(nA) + w_round64(C * c->d_conv));
+    if (w_arena_init(w, need)) return mb_fail(err, "out of memory for the weights (%zu bytes)", need);
     double bytes = 0;
     for (int i = 0; i < n; i++) {
         int64_t ne = w_numel(&s[i]);
@@ -145,7 +164,8 @@ static int w_alloc_all(mamba_weights *w, w_spec *s, int n, bool zero, mb_err *er
             return mb_fail(err, "out of memory");
     }
     w->param_bytes = bytes;
-    /* decoding one token reads every weight once except the embedding, of which one row */
+    /* decoding one token reads every weight once except the embedding, of which one row
+     * (A and conv_wt are read in place of A_log and conv_w, which have the same sizes) */
     const double emb = 4.0 * (double)c->vocab * c->d_model;
     w->decode_bytes = bytes - emb + 4.0 * c->d_model + (c->tie ? emb : 0);
     if (c->tie) w->lm_head = w->embed;

@@ -36,8 +36,8 @@ typedef struct {
     float *norm_f;        /* [d_model] */
     float *lm_head;       /* [vocab][d_model]; == embed when tied */
     mamba_layer *layers;  /* [n_layer] */
-    void **allocs;        /* every buffer, for mamba_weights_free */
-    int nallocs, cap_allocs;
+    void *arena;          /* every tensor, one 2 MiB-aligned block (huge pages advised) */
+    size_t arena_len, arena_used;
     double param_bytes;   /* fp32 bytes of the distinct parameters */
     double decode_bytes;  /* fp32 weight bytes read per decoded token (one embedding row) */
 } mamba_weights;

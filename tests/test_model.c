@@ -99,6 +99,42 @@ static void check_decode(const mamba_weights *w, const char *what)
     free(one), free(par), free(rec);
 }
 
+/* The one-token step (model/decode.c) with every kernel that runs the model's scan and 1, 2
+ * and 3 threads (3: uneven channel slices, one of them short): a prompt in parallel, then
+ * token by token, against one parallel pass. Mamba-1 must take the step; Mamba-2 decodes
+ * through the general path. */
+static void check_step(const mamba_weights *w, const char *what)
+{
+    const int64_t L = 12, P = 4, V = w->cfg.vocab;
+    int32_t tok[12];
+    for (int i = 0; i < L; i++) tok[i] = (int32_t)((i * 53 + 7) % w->cfg.vocab_size);
+    float *par = malloc((size_t)(L * V) * sizeof *par), *rec = malloc((size_t)(L * V) * sizeof *rec);
+    mb_err err;
+    for (int ki = 0; ki < scan_kernel_count; ki++) {
+        const scan_kernel *k = scan_kernels[ki];
+        for (int T = 1; T <= 3; T++) {
+            mamba_run r;
+            mamba_state st;
+            if (mamba_run_init(&r, w, k, T, 1, L, &err)) continue; /* a kernel that cannot run this model */
+            CHECK(r.step_ok == (w->cfg.arch == MAMBA_V1), "%s %s: step_ok %d", what, k->name, r.step_ok);
+            CHECK(mamba_forward(&r, NULL, tok, 1, L, par, true, &err) == 0, "%s", err.msg);
+            CHECK(mamba_state_init(&st, &w->cfg, 1, &err) == 0, "%s", err.msg);
+            CHECK(mamba_forward(&r, &st, tok, 1, P, rec, true, &err) == 0, "%s", err.msg);
+            for (int64_t t = P; t < L; t++)
+                CHECK(mamba_forward(&r, &st, tok + t, 1, 1, rec + t * V, false, &err) == 0, "%s", err.msg);
+            double d = rel_diff(rec, par, L * V);
+            CHECK(d <= 1e-5, "%s, kernel %s, %d threads: step vs parallel rel diff %g", what, k->name, T, d);
+            /* a single token with no state: the step from a zero state, as the parallel pass */
+            CHECK(mamba_forward(&r, NULL, tok, 1, 1, rec, false, &err) == 0, "%s", err.msg);
+            d = rel_diff(rec, par, V);
+            CHECK(d <= 1e-5, "%s, kernel %s, %d threads: stateless step rel diff %g", what, k->name, T, d);
+            mamba_state_free(&st);
+            mamba_run_free(&r);
+        }
+    }
+    free(par), free(rec);
+}
+
 static void check_validate(const mamba_weights *w, const char *what)
 {
     validate_opts o = {.batch = 2, .len = 24, .prompt = 9, .seed = 3, .threads = 2, .tolerance = VALIDATE_TOLERANCE};
@@ -126,6 +162,7 @@ static void test_models(void)
         CHECK(synth_preset(presets[p], &c, &err) == 0, "%s", err.msg);
         CHECK(synth_weights(&w, &c, 11, &err) == 0, "%s", err.msg);
         check_decode(&w, presets[p]);
+        check_step(&w, presets[p]);
         check_validate(&w, presets[p]);
         mamba_weights_free(&w);
     }

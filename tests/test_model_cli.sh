@@ -66,9 +66,10 @@ n=$((n+1))
 if ! python3 - "$json" <<'PY'
 import json, sys
 o = json.loads(sys.argv[1])
-for k in "kernel threads prompt_len gen reps prefill_median_s prefill_tokens_per_s prefill_scan_share decode_median_s decode_tokens_per_s decode_scan_share decode_weight_bytes_per_token blas_core".split():
+for k in "kernel threads prompt_len gen reps prefill_median_s prefill_tokens_per_s prefill_scan_share decode_median_s decode_tokens_per_s decode_scan_share decode_weight_bytes_per_token decode_state_bytes_per_token blas_core".split():
     assert k in o, k
 assert o["prompt_len"] == 8 and o["gen"] == 3 and 0 <= o["prefill_scan_share"] <= 1
+assert 0 < o["decode_state_bytes_per_token"] < o["decode_weight_bytes_per_token"]
 assert abs(o["prefill_tokens_per_s"] - 8 / o["prefill_median_s"]) < 1e-6 * o["prefill_tokens_per_s"]
 PY
 then echo "FAIL: model bench --json"; fails=$((fails+1)); fi
