@@ -26,7 +26,7 @@
 #include "scan.h"
 #include "simd.h"
 
-#define SSD_DEFAULT_CHUNK 64 /* measured: see kernels/README.md */
+#define SSD_DEFAULT_CHUNK 32 /* measured: see kernels/README.md */
 
 typedef struct {
     int64_t B, L, D, N, G, H, P, Q, nc, Hg;
@@ -154,6 +154,9 @@ static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors 
     float *w = E + Q;        /* [Q] exp(S[end] - S) */
     float *S = w + Q;        /* [Q] cumulative log decay */
     const float Ah = t->A[h], bias = t->delta_bias ? t->delta_bias[h] : 0.0f;
+#if defined(__AVX512F__)
+    const mb_exp_tab tab = mb_exp_tab_init();
+#endif
     bool have_state = t->h0 != NULL; /* else Hin is zero until the first chunk's state */
     if (t->h0)
         for (int64_t n = 0; n < N; n++)
@@ -161,12 +164,20 @@ static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors 
     for (int64_t c = 0; c < g->nc; c++) {
         const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
         // ---- dt, S (cumulative log decay, summed in double), exp(S), the weights to the chunk's end
+        for (int64_t i = 0; i < q; i++) dt[i] = t->delta[(bl0 + i) * H + h] + bias;
+        if (s->softplus) {
+            int64_t i = 0;
+#if defined(__AVX512F__)
+            for (; i < q; i += 16) {
+                const __mmask16 in = (__mmask16)(q - i >= 16 ? 0xFFFFu : (1u << (q - i)) - 1);
+                _mm512_mask_storeu_ps(dt + i, in, mb_softplus512(_mm512_maskz_loadu_ps(in, dt + i), &tab));
+            }
+#endif
+            for (; i < q; i++) dt[i] = ssd_softplusf(dt[i]);
+        }
         double acc = 0;
         for (int64_t i = 0; i < q; i++) {
-            float d = t->delta[(bl0 + i) * H + h] + bias;
-            if (s->softplus) d = ssd_softplusf(d);
-            dt[i] = d;
-            acc += (double)d * Ah;
+            acc += (double)dt[i] * Ah;
             S[i] = (float)acc;
         }
         ssd_exp(S, E, q);
@@ -189,10 +200,21 @@ static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors 
         for (int64_t i = 0; i < q; i++) {
             if (i < qn) ssd_prefetch_row(t, (bl0 + q + i) * D + d0, P);
             float *m = M + i * Q;
+            const float *cb = CB + i * Q;
+#if defined(__AVX512F__)
+            const __m512 si = _mm512_set1_ps(S[i]);
+            for (int64_t j = 0; j < q; j += 16) { /* lanes j..j+15 below q; nonzero up to i */
+                const __mmask16 in = (__mmask16)(q - j >= 16 ? 0xFFFFu : (1u << (q - j)) - 1);
+                const __mmask16 on = i - j >= 15 ? in : (i < j ? 0 : (__mmask16)((2u << (i - j)) - 1));
+                const __m512 e = mb_exp512(_mm512_sub_ps(si, _mm512_maskz_loadu_ps(on, S + j)), &tab);
+                _mm512_mask_storeu_ps(m + j, in, _mm512_maskz_mul_ps(on, e, _mm512_maskz_loadu_ps(on, cb + j)));
+            }
+#else
             for (int64_t j = 0; j <= i; j++) m[j] = S[i] - S[j];
             ssd_exp(m, m, i + 1);
-            for (int64_t j = 0; j <= i; j++) m[j] *= CB[i * Q + j];
+            for (int64_t j = 0; j <= i; j++) m[j] *= cb[j];
             for (int64_t j = i + 1; j < q; j++) m[j] = 0.0f;
+#endif
         }
         // ---- y = M Xd (intra-chunk) + exp(S) C Hin (state out), then D u and the gate
         const float *Cc = t->Cm + (bl0 * G + gi) * N, *Bc = t->Bm + (bl0 * G + gi) * N; /* [q][G*N] */
@@ -283,7 +305,7 @@ const scan_kernel scan_kernel_ssd = {
     .exp_routine = "glibc_expf",
 #endif
     .summary = "Mamba-2 chunked state-space duality: masked C B^T, chunk states, small GEMMs per head",
-    .supports = "head problems only (scalar A per head); --chunk Q (default 64)",
+    .supports = "head problems only (scalar A per head); --chunk Q (default 32)",
     .unsupported = ssd_unsupported,
     .workspace_bytes = ssd_workspace,
     .forward = ssd_forward,
