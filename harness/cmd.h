@@ -31,6 +31,7 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv);
 int cmd_counters(mb_ctx *ctx, int argc, char **argv);
 int cmd_sweep(mb_ctx *ctx, int argc, char **argv);
 int cmd_plot(mb_ctx *ctx, int argc, char **argv);
+int cmd_merge(mb_ctx *ctx, int argc, char **argv);
 int cmd_model(mb_ctx *ctx, int argc, char **argv);
 int cmd_validate(mb_ctx *ctx, int argc, char **argv);
 

@@ -300,6 +300,19 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     cnt_set *cnt = NULL;
     cachesim_geom geom;
     if (!sc) return cmd_usage_error("out of memory");
+    if (resume) { /* a merge is not a sweep to continue (checked before anything runs) */
+        snprintf(path, sizeof path, "%s/meta.json", resume);
+        json_t *m = json_load_file(path, 0, NULL);
+        const char *kind = json_string_value(json_object_get(m, "mbench"));
+        const bool merged = kind && !strcmp(kind, "merge");
+        json_decref(m);
+        if (merged) {
+            fprintf(stderr, "mbench: %s holds a merge of shards (mbench merge): resume the shards it came from, "
+                            "then merge again\n", resume);
+            rc = 2;
+            goto done;
+        }
+    }
     if (resume) snprintf(path, sizeof path, "%s/scenario.ini", resume);
     else scenario_resolve(name, path, sizeof path);
     if (scenario_load(sc, path, quick, sets, nsets, kernels, ctx->topo.pus, &err) ||
@@ -374,13 +387,6 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     }
     if (!meta) meta = meta_new(ctx, sc, &cal, argc, argv, start);
     if (resume) { /* the shard the sweep was started with */
-        const char *kind = json_string_value(json_object_get(meta, "mbench"));
-        if (kind && !strcmp(kind, "merge")) {
-            fprintf(stderr, "mbench: %s holds a merge of shards (mbench merge): resume the shards it came from, "
-                            "then merge again\n", dir);
-            rc = 2;
-            goto done;
-        }
         json_t *part = json_object_get(meta, "partition");
         const char *rule = json_string_value(json_object_get(part, "rule"));
         if (part && (!rule || strcmp(rule, SHARD_RULE))) {

@@ -43,7 +43,10 @@ static int kernel_table_index(const char *name)
     return 99;
 }
 
-static void group_key(const csv_table *t, int r, const char **axes, int naxes, int skip, char *buf, size_t len)
+/* The other axes' values; and the machine type when the rows come from several
+ * (mbench merge --allow-mixed keeps machine types apart). */
+static void group_key(const csv_table *t, int r, const char **axes, int naxes, int skip, bool by_machine, char *buf,
+                      size_t len)
 {
     size_t off = 0;
     buf[0] = 0;
@@ -51,6 +54,8 @@ static void group_key(const csv_table *t, int r, const char **axes, int naxes, i
         if (a == skip) continue;
         off += (size_t)snprintf(buf + off, len - off, "%s%s=%s", off ? " " : "", axes[a], csv_get(t, r, axes[a]));
     }
+    if (by_machine && off < len)
+        snprintf(buf + off, len - off, "%smachine_type=%s", off ? " " : "", csv_get(t, r, "machine_type"));
 }
 
 static fits_series *series_for(fits_set *s, const char *kernel)
@@ -88,6 +93,7 @@ int fits_build(const csv_table *t, fits_set **sets, int *nsets, mb_err *err)
     *nsets = 0;
     const char *axes[NAXIS_COLS];
     int naxes = fits_axes(t, axes, NAXIS_COLS);
+    const bool by_machine = varies(t, "machine_type");
     if (csv_col(t, "median_s") < 0 || csv_col(t, "kernel") < 0 || csv_col(t, "status") < 0)
         return mb_fail(err, "not a points.csv of mbench (no kernel/status/median_s columns)");
     fits_set *out = calloc(FITS_MAX_SETS, sizeof *out);
@@ -105,7 +111,7 @@ int fits_build(const csv_table *t, fits_set **sets, int *nsets, mb_err *err)
         for (int ri = 0; ri < t->nrows; ri++) {
             const int r = order[ri].row;
             char g[256];
-            group_key(t, r, axes, naxes, a, g, sizeof g);
+            group_key(t, r, axes, naxes, a, by_machine, g, sizeof g);
             fits_set *s = NULL;
             for (int i = 0; i < n; i++)
                 if (!strcmp(out[i].axis, axes[a]) && !strcmp(out[i].group, g)) s = &out[i];

@@ -2,7 +2,8 @@
  * fits of fits.csv. The swept axes are read from the CSV alone (the columns whose values
  * vary); for each axis, the rows are grouped by the values of the other axes, and within
  * a group each kernel's ok rows make one series sorted by the axis, fitted with
- * log(median) = c + k log(x) (stats_fit_power, GSL least squares). */
+ * log(median) = c + k log(x) (stats_fit_power, GSL least squares). Rows of several
+ * machine types (a merge with --allow-mixed) are grouped by machine_type as well. */
 #ifndef MB_FITS_H
 #define MB_FITS_H
 
@@ -34,7 +35,8 @@ typedef struct {
 
 typedef struct {
     char axis[16];
-    char group[256];  /* the other axes' values, e.g. "threads=2" ("" with one axis) */
+    char group[256];  /* the other axes' values, e.g. "threads=2" ("" with one axis), and
+                         "machine_type=ID" when the rows come from several machine types */
     int nseries;
     fits_series series[FITS_MAX_KERNELS]; /* kernel-table order; n == 0 for not drawn */
 } fits_set;

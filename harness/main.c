@@ -14,6 +14,7 @@ const cmd_verb cmd_verbs[] = {
     {"counters", "cache-miss analysis: PAPI/perf counters, or valgrind's cache simulation (--sim)", cmd_counters},
     {"sweep", "every point x kernel of a scenario: CSVs, fits, plots (resumable)", cmd_sweep},
     {"plot", "redraw the plots and fits of a sweep from its CSVs", cmd_plot},
+    {"merge", "merge the shards of a sweep (sweep --shard I/N) into one results directory", cmd_merge},
     {"validate", "every kernel inside a whole Mamba model vs the fp64 oracle model", cmd_validate},
     {"model", "a Mamba-1/Mamba-2 model: synth, logits, bench, generate", cmd_model},
 };

@@ -119,12 +119,21 @@ static void fixed_shape(const csv_table *t, int r, const char *axis, char *buf, 
 #undef PUT
 }
 
-static void machine_line(const char *dir, char *buf, size_t len)
+/* The machine of a plot: meta.json's, or the one of the set's machine_type=ID (a merge
+ * of several machine types). */
+static void machine_line(const char *dir, const char *group, char *buf, size_t len)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/meta.json", dir);
     json_t *m = json_load_file(path, 0, NULL);
     json_t *mach = json_object_get(m, "machine");
+    const char *mt = strstr(group, "machine_type=");
+    if (mt) {
+        char id[64];
+        snprintf(id, sizeof id, "%.*s", (int)strcspn(mt + 13, " "), mt + 13);
+        json_t *d = json_object_get(json_object_get(m, "machine_types"), id);
+        if (d) mach = d;
+    }
     const char *cpu = json_string_value(json_object_get(mach, "cpu"));
     json_int_t pus = json_integer_value(json_object_get(json_object_get(mach, "topology"), "pus"));
     const char *git = json_string_value(json_object_get(mach, "git_commit"));
@@ -474,7 +483,6 @@ int plot_sweep(const char *dir, plot_report *rep, mb_err *err)
         goto done;
     }
     char machine[512];
-    machine_line(dir, machine, sizeof machine);
     set_ctx c = {.dir = dir, .t = &t};
     snprintf(c.plots, sizeof c.plots, "%s/plots", dir);
     if (mkdir(c.plots, 0777) && errno != EEXIST) {
@@ -487,6 +495,7 @@ int plot_sweep(const char *dir, plot_report *rep, mb_err *err)
         const fits_set *s = &rep->sets[i];
         c.set = s;
         c.ib = 0;
+        machine_line(dir, s->group, machine, sizeof machine);
         c.any_ceiling = c.any_noisy = c.any_counters = c.any_sim = c.any_hw = false;
         /* file stem: the axis, and the other axes' values when there are several */
         snprintf(c.stem, sizeof c.stem, "%s%s%s", s->axis, s->group[0] ? "-" : "", s->group);

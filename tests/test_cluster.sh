@@ -86,5 +86,131 @@ check '[ $st -eq 0 ] && grep -qE "resuming: [1-9][0-9]* of [0-9]+ runs are done"
 check '[ "$(tail -n +4 "$tmp/kplan" | awk "{print \$1\",\"\$2}" | sort)" = "$(tail -n +2 "$tmp/k/points.csv" | cut -d, -f1,2 | sort)" ]' \
   "resumed shard 1/3 does not hold exactly its plan's runs"
 
+# ---- merge the two shards: the union, fits recomputed, mbench plot draws it
+m=$tmp/merged
+"$mb" merge "$tmp/s0" "$tmp/s1" --out "$m" --no-plot >"$tmp/m.out" 2>&1; st=$?
+check '[ $st -eq 0 ] && grep -q "merged 2 directories (2 of 2 shards): 16 rows" "$tmp/m.out"' "merge: $st $(tail -3 "$tmp/m.out")"
+check 'grep -q "16 of the scenario.s 16 runs are in the merge" "$tmp/m.out"' "merge did not count the runs"
+for f in points.csv samples.csv meta.json fits.csv scenario.ini; do check '[ -s "$m/$f" ]' "merged $f missing"; done
+n=$((n+1))
+if ! python3 - "$tmp" <<'PY'
+import csv, json, sys, collections
+t = sys.argv[1]
+src = {}
+for i in (0, 1):
+    for r in csv.DictReader(open(f"{t}/s{i}/points.csv")):
+        src[(r["point"], r["kernel"])] = r
+rows = list(csv.DictReader(open(f"{t}/merged/points.csv")))
+assert len(rows) == 16 and {(r["point"], r["kernel"]) for r in rows} == set(src)
+for r in rows:
+    assert r == src[(r["point"], r["kernel"])], r["point"]
+assert [int(r["order"]) for r in rows] == sorted(int(r["order"]) for r in rows)
+smp = list(csv.DictReader(open(f"{t}/merged/samples.csv")))
+want = sum(len(list(csv.DictReader(open(f"{t}/s{i}/samples.csv")))) for i in (0, 1))
+assert len(smp) == want, (len(smp), want)
+reps = collections.Counter((s["point"], s["kernel"]) for s in smp)
+for r in rows:
+    assert reps.get((r["point"], r["kernel"]), 0) == int(r["reps"] or 0)
+m = json.load(open(f"{t}/merged/meta.json"))
+assert m["mbench"] == "merge" and m["status"] == "complete", m["status"]
+assert m["partition"]["merged"] == [0, 1] and m["partition"]["missing"] == []
+assert len(m["sources"]) == 2 and all("machine" in s and "calibration" in s for s in m["sources"])
+assert len(m["machine_types"]) == 1 and not m["mixed_machines"]
+fits = list(csv.DictReader(open(f"{t}/merged/fits.csv")))
+assert {f["kernel"] for f in fits} == {r["kernel"] for r in rows if r["status"] == "ok"}, fits
+assert all(f["n"] == "4" and f["axis"] == "d_state" for f in fits), fits
+PY
+then fail "merged contents"; fi
+"$mb" plot "$m" >"$tmp/mp.out" 2>&1; st=$?
+check '[ $st -eq 0 ] && [ -s "$m/plots/d_state-time.png" ] && [ -s "$m/plots/d_state-time.svg" ]' "plot of the merge: $st $(tail -2 "$tmp/mp.out")"
+expect 2 'holds a merge' sweep --resume "$m"
+expect 2 'already holds a sweep' merge "$tmp/s0" "$tmp/s1" --out "$m"
+
+# ---- identical duplicates are kept once (a copy, or a directory given twice)
+cp -r "$tmp/s0" "$tmp/s0copy"
+"$mb" merge "$tmp/s0" "$tmp/s1" "$tmp/s0copy" "$tmp/s1" --out "$tmp/dup" --no-plot >"$tmp/d.out" 2>&1; st=$?
+check '[ $st -eq 0 ] && grep -q "16 rows, .* 8 runs found twice identically" "$tmp/d.out" && grep -q "given twice: merged once" "$tmp/d.out"' \
+  "identical duplicates: $st $(cat "$tmp/d.out")"
+check 'cmp -s "$m/points.csv" "$tmp/dup/points.csv" && cmp -s "$m/samples.csv" "$tmp/dup/samples.csv"' "a duplicate changed the merge"
+
+# ---- a run measured twice differently is refused: which point, which directories
+cp -r "$tmp/s1" "$tmp/s1x"
+python3 - "$tmp/s1x/points.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+r = next(r for r in rows if r["status"] == "ok")
+r["median_s"] = repr(float(r["median_s"]) * 1.5)
+w = csv.DictWriter(open(sys.argv[1], "w", newline=""), fieldnames=rows[0].keys(), lineterminator="\n")
+w.writeheader(); w.writerows(rows)
+PY
+read -r cp ck < <(python3 -c "
+import csv; r=next(r for r in csv.DictReader(open('$tmp/s1x/points.csv')) if r['status']=='ok'); print(r['point'], r['kernel'])")
+expect 2 "point $cp \(.*\) kernel $ck was measured twice with different results: in $tmp/s1 and in $tmp/s1x \(median_s" \
+  merge "$tmp/s0" "$tmp/s1" "$tmp/s1x" --out "$tmp/conflict"
+check '[ ! -e "$tmp/conflict" ]' "a refused merge wrote its directory"
+
+# ---- a second machine type (a copy whose meta.json and rows say another CPU)
+cp -r "$tmp/s1" "$tmp/s1m"
+python3 - "$tmp/s1m" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+m = json.load(open(f"{d}/meta.json"))
+mach = dict(m["machine"]); mach["cpu"] = "Fake CPU 9000"; mach["hostname"] = "node-b"
+m["machine"] = mach; m["machine_type"] = "00000000000fa4e0"; m["machine_types"] = {"00000000000fa4e0": mach}
+json.dump(m, open(f"{d}/meta.json", "w"), indent=2)
+rows = list(csv.DictReader(open(f"{d}/points.csv")))
+for r in rows: r["machine_type"] = "00000000000fa4e0"; r["host"] = "node-b"
+w = csv.DictWriter(open(f"{d}/points.csv", "w", newline=""), fieldnames=rows[0].keys(), lineterminator="\n")
+w.writeheader(); w.writerows(rows)
+PY
+expect 2 "two machine types in one plot \(axis d_state\|\).*$tmp/s[01]m? on .*$tmp/s[01]m? on .*--allow-mixed" \
+  merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed"
+check '[ ! -e "$tmp/mixed" ]' "a refused mixed merge wrote its directory"
+"$mb" merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed" --allow-mixed >"$tmp/x.out" 2>&1; st=$?
+check '[ $st -eq 0 ] && grep -q "2 machine types: their rows are kept apart" "$tmp/x.out"' "--allow-mixed: $st $(tail -3 "$tmp/x.out")"
+n=$((n+1))
+if ! python3 - "$tmp/mixed" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+m = json.load(open(f"{d}/meta.json"))
+assert m["mixed_machines"] and len(m["machine_types"]) == 2, m["machine_types"].keys()
+assert m["machine_types"]["00000000000fa4e0"]["cpu"] == "Fake CPU 9000"
+rows = list(csv.DictReader(open(f"{d}/points.csv")))
+types = {r["machine_type"] for r in rows}
+assert len(types) == 2
+fits = list(csv.DictReader(open(f"{d}/fits.csv")))
+assert fits and all("machine_type=" in f["group"] for f in fits), [f["group"] for f in fits]
+for f in fits:  # each fit uses one machine type's rows only
+    t = f["group"].split("machine_type=")[1]
+    mine = [r for r in rows if r["kernel"] == f["kernel"] and r["machine_type"] == t and r["status"] == "ok"]
+    assert int(f["n"]) == len(mine), (f, len(mine))
+PY
+then fail "--allow-mixed contents"; fi
+check 'ls "$tmp/mixed/plots" | grep -q "machine_type-00000000000fa4e0-time.png"' "no plot per machine type: $(ls "$tmp/mixed/plots")"
+check 'grep -q "Fake CPU 9000" "$tmp/mixed/plots/"*machine_type-00000000000fa4e0.vars.gp' "the fake machine's plot is not titled with its CPU"
+sed -i 's/00000000000fa4e0"/00000000000fa4e1"/' "$tmp/s1m/meta.json"
+expect 2 "machine type 00000000000fa4e0, which .*machine_types does not describe" merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed2"
+
+# ---- other scenarios and partitions are refused; a missing shard is a warning
+"$mb" sweep smoke "${tiny[@]}" --set seqlen=8 --shard 1/2 --out "$tmp/other" --no-plot >/dev/null 2>&1
+expect 2 "$tmp/s0 and $tmp/other are sweeps of different scenarios" merge "$tmp/s0" "$tmp/other" --out "$tmp/o"
+cp -r "$tmp/s1" "$tmp/s1p"
+python3 -c "
+import json, sys; p='$tmp/s1p/meta.json'; m=json.load(open(p)); m['partition']['count']=3; json.dump(m, open(p,'w'))"
+expect 2 "s1p is shard 1/3 .* is shard 0/2 .*one partition" merge "$tmp/s0" "$tmp/s1p" --out "$tmp/o"
+"$mb" merge "$tmp/s0" --out "$tmp/half" --no-plot >"$tmp/h.out" 2>&1; st=$?
+check '[ $st -eq 0 ] && grep -q "shards missing: 1 of 2" "$tmp/h.out" && grep -q "8 of the scenario.s 16 runs are in no input" "$tmp/h.out"' \
+  "merge of one shard: $st $(cat "$tmp/h.out")"
+check 'grep -q "\"status\": \"incomplete\"" "$tmp/half/meta.json"' "an incomplete merge is not marked incomplete"
+
+# ---- bad input
+expect 2 'which directories' merge --out "$tmp/o"
+expect 2 '--out DIR is required' merge "$tmp/s0"
+expect 2 'no-such-dir' merge "$tmp/no-such-dir" --out "$tmp/o"
+expect 2 'not a sweep directory' merge "$tmp" --out "$tmp/o"
+expect 2 'unknown flag "--bogus"' merge "$tmp/s0" --out "$tmp/o" --bogus
+expect 0 'usage: mbench merge' merge --help
+check '[ ! -e "$tmp/o" ]' "a refused merge created --out"
+
 echo "$((n-fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
