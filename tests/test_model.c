@@ -1,7 +1,8 @@
 /* tests/test_model.c: the model's own consistency on the tiny presets of both families:
  * decode == parallel (prompt split at several points, batch 2, chunked prefill), the
  * Mamba-2 variants (dt limit, norm before gate, no mixer norm), that a broken state is
- * caught, batch rows independent, validate_model passing, and the sampler. */
+ * caught, batch rows independent, validate_model passing, the one-token decode step with
+ * every kernel and 1-3 threads, the gated RMSNorm per group, and the sampler. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "check.h"
 #include "model/mamba.h"
+#include "model/ops.h"
 #include "model/sample.h"
 #include "model/synth.h"
 #include "model/validate.h"
@@ -231,8 +233,49 @@ static void test_sampler(void)
     sampler_free(&s);
 }
 
+/* Mamba-2's gated RMSNorm normalises each group of d_inner / n_groups channels on its own
+ * (mamba_ssm RMSNormGated, group_size): two groups of very different scale each come out
+ * with RMS 1, which a norm over the whole row would not give (group 0 would be ~0.1). */
+static void test_gated_norm(void)
+{
+    const int64_t n = 8, G = 2, gs = n / G;
+    const float w[8] = {1, 2, 1, 2, 1, 2, 1, 2};
+    const float z[8] = {3, 3, 3, 3, -1, -1, -1, -1};
+    for (int nbg = 0; nbg < 2; nbg++) {
+        float y[16];
+        for (int64_t r = 0; r < 2; r++) /* two rows: rows are independent */
+            for (int64_t i = 0; i < n; i++) y[r * n + i] = (float)((i < gs ? 0.5 : 40.0) * (i % 2 ? -1 : 1) * (r + 1));
+        float zz[16];
+        for (int64_t i = 0; i < 16; i++) zz[i] = z[i % n];
+        float y0[16];
+        memcpy(y0, y, sizeof y);
+        ops_gated_rmsnorm(y, zz, w, 2, n, G, 1e-6f, nbg, 2);
+        for (int64_t r = 0; r < 2; r++)
+            for (int64_t g = 0; g < G; g++) {
+                /* the expected value, in double, from the definition */
+                double v[4], ss = 0;
+                for (int64_t i = 0; i < gs; i++) {
+                    const int64_t c = g * gs + i;
+                    const double silu = z[c] / (1.0 + exp(-(double)z[c]));
+                    v[i] = nbg ? y0[r * n + c] : y0[r * n + c] * silu;
+                    ss += v[i] * v[i];
+                }
+                for (int64_t i = 0; i < gs; i++) {
+                    const int64_t c = g * gs + i;
+                    const double silu = z[c] / (1.0 + exp(-(double)z[c]));
+                    double want = v[i] / sqrt(ss / (double)gs + 1e-6) * w[c];
+                    if (nbg) want *= silu;
+                    CHECK(fabs(y[r * n + c] - want) <= 1e-5 * fabs(want),
+                          "gated norm (norm_before_gate %d) row %lld channel %lld: %g, want %g", nbg, (long long)r,
+                          (long long)c, y[r * n + c], want);
+                }
+            }
+    }
+}
+
 int main(void)
 {
+    test_gated_norm();
     test_models();
     test_sampler();
     return check_report("test_model");
