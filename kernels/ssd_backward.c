@@ -41,11 +41,11 @@
  *      C B^T (q x q, N), dCB B and dCB^T C (q x N, q), and per head gy X^T, M^T gy (and
  *      M X with a gate) (q x q or q x P, P or q).
  * OpenBLAS runs single-threaded inside these parallel regions, as in the forward. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "gemm_small.h"
 #include "scan.h"
 #include "simd.h"
 
@@ -64,6 +64,13 @@ typedef struct {
 static int64_t sb_rup16(int64_t n) { return (n + 15) / 16 * 16; }
 static int sb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
 
+/* pass C's float scratch before its doubles: CB, Lm, M, dM, dCB [Q][Q]; B^T, dC^T, dB^T
+ * [N][Q]; Xd, Xd^T, gy, (E gy)^T or (w X)^T, Y, dX, U [Q][Dg]; E, w [Hg][Q] */
+static int64_t sb_pass_c_floats(const sb_geom *g)
+{
+    return sb_rup16(5 * g->Q * g->Q + 3 * g->N * g->Q + 7 * g->Q * g->Dg + 2 * g->Hg * g->Q);
+}
+
 static void sb_geom_init(sb_geom *g, const scan_shape *s, const scan_opts *o)
 {
     g->B = s->batch, g->L = s->seqlen, g->D = s->channels, g->N = s->d_state, g->G = s->groups;
@@ -78,9 +85,8 @@ static void sb_geom_init(sb_geom *g, const scan_shape *s, const scan_opts *o)
     g->n_part = sb_rup16(g->B * g->nc * g->H);
     const int64_t Q = g->Q, Dg = g->Dg;
     /* pass A: T [Q][Dg], E [Hg][Q], w [Q];  pass B: the running state [N][P];
-     * pass C: CB, Lm, M, dM, dCB [Q][Q]; Xd, GY, Y, dX, U, T [Q][Dg]; E, w [Hg][Q]; dS
-     * [Hg][Q] doubles */
-    const int64_t a = Q * Dg + (g->Hg + 1) * Q, b = g->N * g->P, c = sb_rup16(5 * Q * Q + 6 * Q * Dg + 2 * g->Hg * Q) + 2 * g->Hg * Q;
+     * pass C: sb_pass_c_floats, then dS [Hg][Q] doubles */
+    const int64_t a = Q * Dg + (g->Hg + 1) * Q, b = g->N * g->P, c = sb_pass_c_floats(g) + 2 * g->Hg * Q;
     int64_t m = a > b ? a : b;
     if (c > m) m = c;
     g->thread_floats = sb_rup16(m + 64);
@@ -138,14 +144,46 @@ static void sb_exp(const float *x, float *y, int64_t n)
 static inline float sb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 static inline float sb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* gy = dy silu(z) (or dy) for one row of n channels */
-static void sb_gy_row(const float *dy, const float *z, float *gy, int64_t n)
+#if defined(__AVX512F__)
+/* sigmoid(z) through e = exp(-|z|) (argument <= 0): z >= 0: 1 / (1 + e); z < 0: e / (1 + e) */
+static inline __m512 sb_sigmoid512(__m512 z, const mb_exp_tab *tb)
+{
+    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)), tb);
+    const __m512 den = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
+    __m512 rc = _mm512_rcp14_ps(den);
+    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, _mm512_set1_ps(1.0f)), rc);
+    return _mm512_mask_mul_ps(rc, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ), rc, e);
+}
+#endif
+
+/* One row of n channels of the gate: gy = dy silu(z) (dy without a gate); with acc, also
+ * dz = dy acc silu'(z), silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))). */
+static void sb_gate_row(const float *dy, const float *z, const float *acc, float *gy, float *dz, int64_t n)
 {
     if (!z) {
-        memcpy(gy, dy, (size_t)n * sizeof(float));
+        if (gy) memcpy(gy, dy, (size_t)n * sizeof(float));
         return;
     }
-    for (int64_t p = 0; p < n; p++) gy[p] = dy[p] * (z[p] * sb_sigmoidf(z[p]));
+    int64_t p = 0;
+#if defined(__AVX512F__)
+    const mb_exp_tab tab = mb_exp_tab_init();
+    for (; p < n; p += 16) {
+        const __mmask16 m = n - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - p)) - 1);
+        const __m512 zv = _mm512_maskz_loadu_ps(m, z + p), dv = _mm512_maskz_loadu_ps(m, dy + p);
+        const __m512 sg = sb_sigmoid512(zv, &tab);
+        if (gy) _mm512_mask_storeu_ps(gy + p, m, _mm512_mul_ps(dv, _mm512_mul_ps(zv, sg)));
+        if (acc) {
+            const __m512 one = _mm512_set1_ps(1.0f);
+            const __m512 d1 = _mm512_mul_ps(sg, _mm512_fmadd_ps(zv, _mm512_sub_ps(one, sg), one));
+            _mm512_mask_storeu_ps(dz + p, m, _mm512_mul_ps(_mm512_mul_ps(dv, _mm512_maskz_loadu_ps(m, acc + p)), d1));
+        }
+    }
+#endif
+    for (; p < n; p++) {
+        const float sg = sb_sigmoidf(z[p]);
+        if (gy) gy[p] = dy[p] * (z[p] * sg);
+        if (acc) dz[p] = dy[p] * acc[p] * sg * (1.0f + z[p] * (1.0f - sg));
+    }
 }
 
 /* the chunk's steps of one head: its dt and S (cumulative log decay, summed in double) */
@@ -198,18 +236,17 @@ static void sb_pass_a(const sb_geom *g, const scan_shape *s, const scan_tensors 
             for (int64_t p = 0; p < P; p++) x[p] = f * u[p];
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)Dg, (int)q, 1.0f, Bc, (int)(G * N), T,
-                (int)Dg, 0.0f, Hs + off, (int)D);
+    mb_gemm_small((int)N, (int)Dg, (int)q, Bc, 1, G * N, T, Dg, Hs + off, D, NULL, 0.0f, false);
     // ---- T = E gy, per head
     for (int64_t i = 0; i < q; i++)
-        sb_gy_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, T + i * Dg, Dg);
+        sb_gate_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, NULL, T + i * Dg,
+                    NULL, Dg);
     for (int64_t hh = 0; hh < g->Hg; hh++)
         for (int64_t i = 0; i < q; i++) {
             float *x = T + i * Dg + hh * P;
             for (int64_t p = 0; p < P; p++) x[p] *= E[hh * Q + i];
         }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)Dg, (int)q, 1.0f, Cc, (int)(G * N), T,
-                (int)Dg, 0.0f, dHs + off, (int)D);
+    mb_gemm_small((int)N, (int)Dg, (int)q, Cc, 1, G * N, T, Dg, dHs + off, D, NULL, 0.0f, false);
 }
 
 // ---------------------------------------------------------------- pass B
@@ -268,7 +305,10 @@ static void sb_pass_b(const sb_geom *g, const scan_tensors *t, const scan_grads 
 // ---------------------------------------------------------------- pass C
 
 /* chunk c of batch b, group gi: every gradient of its rows; dA, dbias, dDskip of its
- * heads into part [3][B][nc][H] (stride np) */
+ * heads into part [3][B][nc][H] (stride np). The products whose operands are both
+ * contiguous along the contraction (over the group's channels) run transposed, on
+ * transposed copies of the chunk's small operands, so every product is mb_gemm_small's
+ * C = diag(rs) A Bm with Bm row-major. */
 static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
                       const float *Hs, const float *dHs, const float *dtv, const double *Sv, const float *rec,
                       float *part, float *scr, int64_t b, int64_t c, int64_t gi)
@@ -280,69 +320,70 @@ static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors 
     float *M = Lm + Q * Q;    /* [Q][Q] CB Lm, zero above the diagonal */
     float *dM = M + Q * Q;    /* [Q][Q] gy X^T */
     float *dCB = dM + Q * Q;  /* [Q][Q] sum over heads of dM Lm, zero above the diagonal */
-    float *Xd = dCB + Q * Q;  /* [Q][Dg] dt u */
-    float *GY = Xd + Q * Dg;  /* [Q][Dg] gy = dy silu(z) */
-    float *Y = GY + Q * Dg;   /* [Q][Dg] C Hin, then acc (with a gate) */
+    float *BcT = dCB + Q * Q; /* [N][Q] B^T of the chunk */
+    float *tC = BcT + N * Q;  /* [N][Q] dC^T of the state output */
+    float *tB = tC + N * Q;   /* [N][Q] dB^T of the chunk state */
+    float *Xd = tB + N * Q;   /* [Q][Dg] dt u */
+    float *XdT = Xd + Q * Dg; /* [Dg][Q] (dt u)^T */
+    float *GY = XdT + Q * Dg; /* [Q][Dg] gy = dy silu(z) */
+    float *TT = GY + Q * Dg;  /* [Dg][Q] (E gy)^T, then (w X)^T */
+    float *Y = TT + Q * Dg;   /* [Q][Dg] C Hin, then acc (with a gate) */
     float *dX = Y + Q * Dg;   /* [Q][Dg] dloss/dX */
     float *U = dX + Q * Dg;   /* [Q][Dg] B dH */
-    float *T = U + Q * Dg;    /* [Q][Dg] E gy, then w X */
-    float *E = T + Q * Dg;    /* [Hg][Q] exp(S) */
+    float *E = U + Q * Dg;    /* [Hg][Q] exp(S) */
     float *w = E + Hg * Q;    /* [Hg][Q] exp(S[q-1] - S) */
-    double *dS = (double *)(scr + sb_rup16(5 * Q * Q + 6 * Q * Dg + 2 * Hg * Q)); /* [Hg][Q] dloss/dS, then da (double: the pairs'
-                                          terms enter twice with opposite signs and cancel) */
-    const int ldb = (int)(G * N);
+    double *dS = (double *)(scr + sb_pass_c_floats(g)); /* [Hg][Q] dloss/dS, then da (double:
+                                          the pairs' terms enter twice with opposite signs) */
+    const int64_t GN = G * N;
     const float *Bc = t->Bm + (bl0 * G + gi) * N, *Cc = t->Cm + (bl0 * G + gi) * N;
     float *dBc = gr->dBm + (bl0 * G + gi) * N, *dCc = gr->dCm + (bl0 * G + gi) * N;
     const int64_t off = (b * g->nc + c) * N * D + gi * Dg, k0 = (b * g->nc + c) * H + gi * Hg;
     const float *Hin = Hs + off, *dH = dHs + off;
+    const int iq = (int)q, iN = (int)N, iDg = (int)Dg, iP = (int)P;
 
-    // ---- the heads' weights; the rows' dt u and gy
+    // ---- the heads' weights; the rows' dt u (and transposed), gy, B^T
     for (int64_t hh = 0; hh < Hg; hh++) {
         sb_weights(Sv + (k0 + hh) * Q, q, E + hh * Q, w + hh * Q);
-        for (int64_t i = 0; i < q; i++) dS[hh * Q + i] = 0.0f;
+        for (int64_t i = 0; i < q; i++) dS[hh * Q + i] = 0.0;
     }
     for (int64_t i = 0; i < q; i++) {
         const float *u = t->u + (bl0 + i) * D + gi * Dg;
-        sb_gy_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, GY + i * Dg, Dg);
+        sb_gate_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, NULL,
+                    GY + i * Dg, NULL, Dg);
         for (int64_t hh = 0; hh < Hg; hh++) {
-            const float dt = dtv[(k0 + hh) * Q + i];
-            float *x = Xd + i * Dg + hh * P;
-            for (int64_t p = 0; p < P; p++) x[p] = dt * u[hh * P + p];
+            const float dt = dtv[(k0 + hh) * Q + i], e = E[hh * Q + i];
+            for (int64_t p = hh * P; p < (hh + 1) * P; p++) {
+                const float x = dt * u[p];
+                Xd[i * Dg + p] = x;
+                XdT[p * Q + i] = x;
+                TT[p * Q + i] = e * GY[i * Dg + p];
+            }
         }
+        for (int64_t n = 0; n < N; n++) BcT[n * Q + i] = Bc[i * GN + n];
     }
 
-    // ---- state to output: Y = C Hin; dS_i += E_i gy_i.Y_i; dC = (E gy) Hin^T
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)Dg, (int)N, 1.0f, Cc, ldb, Hin, (int)D,
-                0.0f, Y, (int)Dg);
+    // ---- state to output: Y = C Hin; dS_i += E_i gy_i.Y_i; dC^T = Hin (E gy)^T
+    mb_gemm_small(iq, iDg, iN, Cc, GN, 1, Hin, D, Y, Dg, NULL, 0.0f, false);
+    mb_gemm_small(iN, iq, iDg, Hin, D, 1, TT, Q, tC, Q, NULL, 0.0f, false);
     for (int64_t i = 0; i < q; i++) {
         const float *u = t->u + (bl0 + i) * D + gi * Dg;
         for (int64_t hh = 0; hh < Hg; hh++) {
             const int64_t o = i * Dg + hh * P;
             const float e = E[hh * Q + i], dk = t->Dskip ? t->Dskip[gi * Hg + hh] : 0.0f;
             float dot = 0.0f;
-            for (int64_t p = 0; p < P; p++) {
-                dot += GY[o + p] * Y[o + p];
-                T[o + p] = e * GY[o + p];
-            }
+            for (int64_t p = 0; p < P; p++) dot += GY[o + p] * Y[o + p];
             dS[hh * Q + i] += e * dot;
             if (t->z)
                 for (int64_t p = 0; p < P; p++) Y[o + p] = e * Y[o + p] + dk * u[hh * P + p];
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)N, (int)Dg, 1.0f, T, (int)Dg, Hin, (int)D,
-                0.0f, dCc, ldb);
 
-    // ---- chunk state: dB = (w X) dH^T; U = B dH; dX = w U; dw = X.U into dS
-    for (int64_t i = 0; i < q; i++)
-        for (int64_t hh = 0; hh < Hg; hh++) {
-            const int64_t o = i * Dg + hh * P;
-            const float wi = w[hh * Q + i];
-            for (int64_t p = 0; p < P; p++) T[o + p] = wi * Xd[o + p];
-        }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)N, (int)Dg, 1.0f, T, (int)Dg, dH, (int)D,
-                0.0f, dBc, ldb);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)Dg, (int)N, 1.0f, Bc, ldb, dH, (int)D,
-                0.0f, U, (int)Dg);
+    // ---- chunk state: dB^T = dH (w X)^T; U = B dH; dX = w U; dw = X.U into dS
+    for (int64_t hh = 0; hh < Hg; hh++)
+        for (int64_t p = hh * P; p < (hh + 1) * P; p++)
+            for (int64_t i = 0; i < q; i++) TT[p * Q + i] = w[hh * Q + i] * XdT[p * Q + i];
+    mb_gemm_small(iN, iq, iDg, dH, D, 1, TT, Q, tB, Q, NULL, 0.0f, false);
+    mb_gemm_small(iq, iDg, iN, Bc, GN, 1, dH, D, U, Dg, NULL, 0.0f, false);
     for (int64_t hh = 0; hh < Hg; hh++) {
         double *dSh = dS + hh * Q;
         double end = 0.0;
@@ -361,10 +402,15 @@ static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors 
         }
         dSh[q - 1] += end + rec[k0 + hh]; /* and the recurrence's e_c term */
     }
+    // ---- the state terms of dC and dB, transposed back into the chunk's rows
+    for (int64_t i = 0; i < q; i++)
+        for (int64_t n = 0; n < N; n++) {
+            dCc[i * GN + n] = tC[n * Q + i];
+            dBc[i * GN + n] = tB[n * Q + i];
+        }
 
     // ---- intra-chunk: per head M, dM = gy X^T, dX += M^T gy (Y += M X); dCB and dS
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)q, (int)N, 1.0f, Cc, ldb, Bc, ldb, 0.0f, CB,
-                (int)Q);
+    mb_gemm_small(iq, iq, iN, Cc, GN, 1, BcT, Q, CB, Q, NULL, 0.0f, false);
     for (int64_t i = 0; i < q; i++)
         for (int64_t j = 0; j < q; j++) dCB[i * Q + j] = 0.0f;
     for (int64_t hh = 0; hh < Hg; hh++) {
@@ -377,13 +423,9 @@ static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors 
             for (int64_t j = 0; j <= i; j++) m[j] = CB[i * Q + j] * l[j];
             for (int64_t j = i + 1; j < q; j++) m[j] = 0.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)q, (int)q, (int)P, 1.0f, GY + hh * P, (int)Dg,
-                    Xd + hh * P, (int)Dg, 0.0f, dM, (int)Q);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)P, (int)q, 1.0f, M, (int)Q, GY + hh * P,
-                    (int)Dg, 1.0f, dX + hh * P, (int)Dg);
-        if (t->z)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)P, (int)q, 1.0f, M, (int)Q,
-                        Xd + hh * P, (int)Dg, 1.0f, Y + hh * P, (int)Dg);
+        mb_gemm_small(iq, iq, iP, GY + hh * P, Dg, 1, XdT + hh * P * Q, Q, dM, Q, NULL, 0.0f, false);
+        mb_gemm_small(iq, iP, iq, M, 1, Q, GY + hh * P, Dg, dX + hh * P, Dg, NULL, 1.0f, false);
+        if (t->z) mb_gemm_small(iq, iP, iq, M, Q, 1, Xd + hh * P, Dg, Y + hh * P, Dg, NULL, 1.0f, true);
         for (int64_t i = 0; i < q; i++) {
             const float *l = Lm + i * Q, *dm = dM + i * Q, *cb = CB + i * Q;
             float *dcb = dCB + i * Q;
@@ -398,10 +440,8 @@ static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors 
             dSh[i] += row;
         }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)q, (int)N, (int)q, 1.0f, dCB, (int)Q, Bc, ldb, 1.0f,
-                dCc, ldb);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)q, (int)N, (int)q, 1.0f, dCB, (int)Q, Cc, ldb, 1.0f,
-                dBc, ldb);
+    mb_gemm_small(iq, iN, iq, dCB, Q, 1, Bc, GN, dCc, GN, NULL, 1.0f, true);
+    mb_gemm_small(iq, iN, iq, dCB, 1, Q, Cc, GN, dBc, GN, NULL, 1.0f, false);
 
     // ---- per head: da (reverse cumulative sum of dS), ddt, du, ddelta; dz; the partials
     for (int64_t hh = 0; hh < Hg; hh++) {
@@ -433,15 +473,9 @@ static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors 
         part[2 * np + k] = (float)pD;
     }
     if (t->z)
-        for (int64_t i = 0; i < q; i++) {
-            const int64_t bl = bl0 + i;
-            const float *z = t->z + bl * D + gi * Dg, *dy = gr->dy + bl * D + gi * Dg, *acc = Y + i * Dg;
-            float *dz = gr->dz + bl * D + gi * Dg;
-            for (int64_t p = 0; p < Dg; p++) {
-                const float sg = sb_sigmoidf(z[p]);
-                dz[p] = dy[p] * acc[p] * sg * (1.0f + z[p] * (1.0f - sg));
-            }
-        }
+        for (int64_t i = 0; i < q; i++)
+            sb_gate_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z + (bl0 + i) * D + gi * Dg, Y + i * Dg, NULL,
+                        gr->dz + (bl0 + i) * D + gi * Dg, Dg);
 }
 
 // ---------------------------------------------------------------- the backward
