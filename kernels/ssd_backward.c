@@ -1,7 +1,7 @@
 /* kernels/ssd_backward.c: training for the chunked SSD kernel (kernels/ssd.c), "head"
  * problems (one scalar A per head). forward_save is the ssd forward itself and keeps
  * nothing; the backward differentiates the chunked form, recomputing the chunk states,
- * with the big products through cblas_sgemm.
+ * with the big products as small dense matrix products.
  *
  * ---- the forward, per batch b, head h (P channels, group g), chunk c of q steps
  * With dt_i (after softplus), a_i = dt_i A, S_i = a_0 + .. + a_i (inside the chunk),
@@ -28,19 +28,20 @@
  *   decay         da_k = sum_{i>=k} dS_i (S is a cumulative sum);  dA += sum dt da;
  *                 ddt = A da + u.dX;  du += dt dX;  ddelta = ddt sigmoid(delta + bias)
  *
- * ---- the passes (workspace: chunk states and their adjoints, 2 x [B][nc][N][D])
- *   A  per (batch, chunk, group), parallel: dt, S; H_c = B^T (w X) and Z_c = C^T (E gy),
- *      each one sgemm over the group's channels.
- *   B  per (batch, head), parallel: the chunk states walked forward into Hin_c (in place
- *      of H_c), then the adjoint walked backward into dH_c (in place of Z_c), with the
- *      recurrence's dS term and dh0.
- *   C  per (batch, chunk, group), parallel: everything else of the chunk; its rows of dB,
+ * ---- the passes (workspace: the entering states and their adjoints, 2 x [B][nc][N][D])
+ *   A  per (batch, head), parallel: the head's chunks walked forward with its state [N][P]
+ *      in scratch (dt, S; slot c = Hin_c; Hin_{c+1} = e_c Hin_c + B^T (w X)), then backward
+ *      (slot c = dHin_{c+1}; the recurrence's dS term; dHin_c = e_c dHin_{c+1} + C^T (E gy));
+ *      dh0. Two N x P x q products per chunk; the chunk's own state never goes to memory.
+ *   B  per (batch, chunk, group), parallel: everything else of the chunk; its rows of dB,
  *      dC, du, ddelta, dz belong to it alone (no reduction); dA, dbias, dDskip go to
- *      per-(batch, chunk, head) partials summed in a fixed order at the end.
- *      sgemm: C Hin (q x Dg, N), (E gy) Hin^T and (w X) dH^T (q x N, Dg), B dH (q x Dg, N),
- *      C B^T (q x q, N), dCB B and dCB^T C (q x N, q), and per head gy X^T, M^T gy (and
- *      M X with a gate) (q x q or q x P, P or q).
- * OpenBLAS runs single-threaded inside these parallel regions, as in the forward. */
+ *      per-(batch, chunk, head) partials summed in a fixed order at the end. Products:
+ *      C Hin (q x Dg, N), Hin (E gy)^T and dH (w X)^T (N x q, Dg: transposed, on transposed
+ *      copies of the small operands), B dH (q x Dg, N), C B^T (q x q, N), dCB B and dCB^T C
+ *      (q x N, q), and per head gy X^T, M^T gy (and M X with a gate) (q x q or q x P).
+ * Every product is mb_gemm_small (kernels/gemm_small.h), as in the forward: on these
+ * shapes it ran 190-210 GFLOP/s per core against OpenBLAS's 80-90 under this environment's
+ * OPENBLAS_CORETYPE=Haswell (measured with both on the four big shapes of pass B). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -64,9 +65,9 @@ typedef struct {
 static int64_t sb_rup16(int64_t n) { return (n + 15) / 16 * 16; }
 static int sb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
 
-/* pass C's float scratch before its doubles: CB, Lm, M, dM, dCB [Q][Q]; B^T, dC^T, dB^T
+/* pass B's float scratch before its doubles: CB, Lm, M, dM, dCB [Q][Q]; B^T, dC^T, dB^T
  * [N][Q]; Xd, Xd^T, gy, (E gy)^T or (w X)^T, Y, dX, U [Q][Dg]; E, w [Hg][Q] */
-static int64_t sb_pass_c_floats(const sb_geom *g)
+static int64_t sb_chunk_floats(const sb_geom *g)
 {
     return sb_rup16(5 * g->Q * g->Q + 3 * g->N * g->Q + 7 * g->Q * g->Dg + 2 * g->Hg * g->Q);
 }
@@ -83,12 +84,11 @@ static void sb_geom_init(sb_geom *g, const scan_shape *s, const scan_opts *o)
     g->n_states = sb_rup16(g->B * g->nc * g->N * g->D);
     g->n_steps = sb_rup16(g->B * g->nc * g->H * g->Q);
     g->n_part = sb_rup16(g->B * g->nc * g->H);
-    const int64_t Q = g->Q, Dg = g->Dg;
-    /* pass A: T [Q][Dg], E [Hg][Q], w [Q];  pass B: the running state [N][P];
-     * pass C: sb_pass_c_floats, then dS [Hg][Q] doubles */
-    const int64_t a = Q * Dg + (g->Hg + 1) * Q, b = g->N * g->P, c = sb_pass_c_floats(g) + 2 * g->Hg * Q;
-    int64_t m = a > b ? a : b;
-    if (c > m) m = c;
+    const int64_t Q = g->Q;
+    /* pass A: the running state [N][P], T [Q][P], E, w [Q];
+     * pass B: sb_chunk_floats, then dS [Hg][Q] doubles */
+    const int64_t a = g->N * g->P + Q * g->P + 2 * Q, c = sb_chunk_floats(g) + 2 * g->Hg * Q;
+    const int64_t m = a > c ? a : c;
     g->thread_floats = sb_rup16(m + 64);
 }
 
@@ -209,107 +209,103 @@ static void sb_weights(const double *S, int64_t q, float *E, float *w)
     sb_exp(w, w, q);
 }
 
-// ---------------------------------------------------------------- pass A
+// ---------------------------------------------------------------- pass A: the walks
 
-/* chunk c of batch b, group gi: dt and S of its heads, H_c = B^T (w X), Z_c = C^T (E gy) */
-static void sb_pass_a(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
-                      float *Hs, float *dHs, float *dtv, double *Sv, float *scr, int64_t b, int64_t c, int64_t gi)
+/* Head h of batch b, chunk after chunk, its state [N][P] in scratch (cur):
+ *   forward   dt, S of the chunk; slot c of Hs = Hin_c; Hin_{c+1} = e_c Hin_c + B^T (w X)
+ *   backward  slot c of dHs = dHin_{c+1} (= dH_c); rec = e_c sum(dHin_{c+1} Hin_c);
+ *             dHin_c = e_c dHin_{c+1} + C^T (E gy);   at the end dh0 = dHin_0
+ * The chunk's own state never goes to memory; each product is N x P x q. */
+/* Prefetches P floats of q rows (row stride D) starting at x: a head's rows of the next
+ * chunk are a page or more apart, which the hardware prefetchers do not follow. */
+static void sb_prefetch_rows(const float *x, int64_t q, int64_t D, int64_t P)
 {
-    const int64_t Q = g->Q, N = g->N, D = g->D, G = g->G, H = g->H, P = g->P, Dg = g->Dg;
-    const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
-    float *T = scr;         /* [Q][Dg] w X, then E gy */
-    float *E = T + Q * Dg;  /* [Hg][Q] exp(S) */
-    float *w = E + g->Hg * Q; /* [Q] exp(S[q-1] - S) of one head */
-    const float *Bc = t->Bm + (bl0 * G + gi) * N, *Cc = t->Cm + (bl0 * G + gi) * N;
-    const int64_t off = (b * g->nc + c) * N * D + gi * Dg;
-
-    // ---- T = w dt u, per head
-    for (int64_t hh = 0; hh < g->Hg; hh++) {
-        const int64_t h = gi * g->Hg + hh, k = (b * g->nc + c) * H + h;
-        float *dt = dtv + k * Q;
-        sb_decay(s, t, H, h, bl0, q, dt, Sv + k * Q);
-        sb_weights(Sv + k * Q, q, E + hh * Q, w);
-        for (int64_t i = 0; i < q; i++) {
-            const float *u = t->u + (bl0 + i) * D + h * P;
-            float *x = T + i * Dg + hh * P;
-            const float f = w[i] * dt[i];
-            for (int64_t p = 0; p < P; p++) x[p] = f * u[p];
-        }
-    }
-    mb_gemm_small((int)N, (int)Dg, (int)q, Bc, 1, G * N, T, Dg, Hs + off, D, NULL, 0.0f, false);
-    // ---- T = E gy, per head
     for (int64_t i = 0; i < q; i++)
-        sb_gate_row(gr->dy + (bl0 + i) * D + gi * Dg, t->z ? t->z + (bl0 + i) * D + gi * Dg : NULL, NULL, T + i * Dg,
-                    NULL, Dg);
-    for (int64_t hh = 0; hh < g->Hg; hh++)
-        for (int64_t i = 0; i < q; i++) {
-            float *x = T + i * Dg + hh * P;
-            for (int64_t p = 0; p < P; p++) x[p] *= E[hh * Q + i];
-        }
-    mb_gemm_small((int)N, (int)Dg, (int)q, Cc, 1, G * N, T, Dg, dHs + off, D, NULL, 0.0f, false);
+        for (int64_t p = 0; p < P; p += 16) __builtin_prefetch(x + i * D + p, 0, 1);
 }
 
-// ---------------------------------------------------------------- pass B
-
-/* Head h of batch b: H_c -> Hin_c forward in time, Z_c -> dH_c = dHin_{c+1} backward, the
- * recurrence's dS term rec[b][c][h], and dh0. */
-static void sb_pass_b(const sb_geom *g, const scan_tensors *t, const scan_grads *gr, float *Hs, float *dHs,
-                      const double *Sv, float *rec, float *cur, int64_t b, int64_t h)
+static void sb_walk(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr, float *Hs,
+                    float *dHs, float *dtv, double *Sv, float *rec, float *scr, int64_t b, int64_t h)
 {
-    const int64_t N = g->N, D = g->D, P = g->P, Q = g->Q, d0 = h * P;
-    // ---- forward: cur = Hin_c; slot c gets Hin_c; cur = e_c cur + H_c
+    const int64_t N = g->N, D = g->D, P = g->P, Q = g->Q, H = g->H, GN = g->G * g->N, d0 = h * P;
+    const int64_t gi = h / g->Hg;
+    float *cur = scr;       /* [N][P] Hin_c, then dHin_c */
+    float *T = cur + N * P; /* [Q][P] w X, then E gy */
+    float *E = T + Q * P;   /* [Q] exp(S) */
+    float *w = E + Q;       /* [Q] exp(S[q-1] - S) */
+
+    // ---- forward
     for (int64_t n = 0; n < N; n++)
         for (int64_t p = 0; p < P; p++) cur[n * P + p] = t->h0 ? t->h0[(b * D + d0 + p) * N + n] : 0.0f;
     for (int64_t c = 0; c < g->nc; c++) {
-        const int64_t q = g->L - c * Q < Q ? g->L - c * Q : Q;
-        const float ec = expf(Sv[((b * g->nc + c) * g->H + h) * Q + q - 1]);
-        float *slot = Hs + (b * g->nc + c) * N * D + d0;
-        for (int64_t n = 0; n < N; n++) {
-            float *cr = cur + n * P, *sr = slot + n * D;
-            for (int64_t p = 0; p < P; p++) {
-                const float hc = sr[p];
-                sr[p] = cr[p];
-                cr[p] = ec * cr[p] + hc;
-            }
+        const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
+        const int64_t k = (b * g->nc + c) * H + h;
+        float *dt = dtv + k * Q, *slot = Hs + (b * g->nc + c) * N * D + d0;
+        if (c + 1 < g->nc) {
+            const int64_t qn = g->L - t0 - Q < Q ? g->L - t0 - Q : Q;
+            sb_prefetch_rows(t->u + (bl0 + Q) * D + d0, qn, D, P);
         }
+        sb_decay(s, t, H, h, bl0, q, dt, Sv + k * Q);
+        sb_weights(Sv + k * Q, q, E, w);
+        const float ec = E[q - 1];
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t p = 0; p < P; p++) {
+                slot[n * D + p] = cur[n * P + p];
+                cur[n * P + p] *= ec;
+            }
+        for (int64_t i = 0; i < q; i++) {
+            const float *u = t->u + (bl0 + i) * D + d0, f = w[i] * dt[i];
+            for (int64_t p = 0; p < P; p++) T[i * P + p] = f * u[p];
+        }
+        mb_gemm_small((int)N, (int)P, (int)q, t->Bm + (bl0 * g->G + gi) * N, 1, GN, T, P, cur, P, NULL, 1.0f, false);
     }
-    // ---- backward: cur = dHin_{c+1}; slot c gets it; rec; cur = e_c cur + Z_c
+    // ---- backward
     for (int64_t n = 0; n < N; n++)
         for (int64_t p = 0; p < P; p++)
             cur[n * P + p] = gr->dh_last ? gr->dh_last[(b * D + d0 + p) * N + n] : 0.0f;
     for (int64_t c = g->nc - 1; c >= 0; c--) {
-        const int64_t q = g->L - c * Q < Q ? g->L - c * Q : Q;
-        const float ec = expf(Sv[((b * g->nc + c) * g->H + h) * Q + q - 1]);
+        const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
+        const int64_t k = (b * g->nc + c) * H + h;
         float *slot = dHs + (b * g->nc + c) * N * D + d0;
         const float *hin = Hs + (b * g->nc + c) * N * D + d0;
+        if (c > 0) {
+            sb_prefetch_rows(gr->dy + (bl0 - Q) * D + d0, Q, D, P);
+            if (t->z) sb_prefetch_rows(t->z + (bl0 - Q) * D + d0, Q, D, P);
+        }
+        sb_weights(Sv + k * Q, q, E, w);
+        const float ec = E[q - 1];
         double dot = 0;
         for (int64_t n = 0; n < N; n++) {
-            float *cr = cur + n * P, *sr = slot + n * D;
-            const float *hr = hin + n * D;
             float part = 0.0f;
             for (int64_t p = 0; p < P; p++) {
-                const float zc = sr[p];
-                sr[p] = cr[p];
-                part += cr[p] * hr[p];
-                cr[p] = ec * cr[p] + zc;
+                const float v = cur[n * P + p];
+                slot[n * D + p] = v;
+                part += v * hin[n * D + p];
+                cur[n * P + p] = ec * v;
             }
             dot += part;
         }
-        rec[(b * g->nc + c) * g->H + h] = (float)(ec * dot);
+        rec[k] = (float)(ec * dot);
+        for (int64_t i = 0; i < q; i++) {
+            const int64_t bl = bl0 + i;
+            sb_gate_row(gr->dy + bl * D + d0, t->z ? t->z + bl * D + d0 : NULL, NULL, T + i * P, NULL, P);
+            for (int64_t p = 0; p < P; p++) T[i * P + p] *= E[i];
+        }
+        mb_gemm_small((int)N, (int)P, (int)q, t->Cm + (bl0 * g->G + gi) * N, 1, GN, T, P, cur, P, NULL, 1.0f, false);
     }
     if (gr->dh0)
         for (int64_t n = 0; n < N; n++)
             for (int64_t p = 0; p < P; p++) gr->dh0[(b * D + d0 + p) * N + n] = cur[n * P + p];
 }
 
-// ---------------------------------------------------------------- pass C
+// ---------------------------------------------------------------- pass B: the chunks
 
 /* chunk c of batch b, group gi: every gradient of its rows; dA, dbias, dDskip of its
  * heads into part [3][B][nc][H] (stride np). The products whose operands are both
  * contiguous along the contraction (over the group's channels) run transposed, on
  * transposed copies of the chunk's small operands, so every product is mb_gemm_small's
  * C = diag(rs) A Bm with Bm row-major. */
-static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+static void sb_chunk(const sb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
                       const float *Hs, const float *dHs, const float *dtv, const double *Sv, const float *rec,
                       float *part, float *scr, int64_t b, int64_t c, int64_t gi)
 {
@@ -332,7 +328,7 @@ static void sb_pass_c(const sb_geom *g, const scan_shape *s, const scan_tensors 
     float *U = dX + Q * Dg;   /* [Q][Dg] B dH */
     float *E = U + Q * Dg;    /* [Hg][Q] exp(S) */
     float *w = E + Hg * Q;    /* [Hg][Q] exp(S[q-1] - S) */
-    double *dS = (double *)(scr + sb_pass_c_floats(g)); /* [Hg][Q] dloss/dS, then da (double:
+    double *dS = (double *)(scr + sb_chunk_floats(g)); /* [Hg][Q] dloss/dS, then da (double:
                                           the pairs' terms enter twice with opposite signs) */
     const int64_t GN = G * N;
     const float *Bc = t->Bm + (bl0 * G + gi) * N, *Cc = t->Cm + (bl0 * G + gi) * N;
@@ -490,8 +486,8 @@ int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_gra
     sb_geom_init(&g, s, o);
     const int threads = sb_threads(o);
     const int64_t B = g.B, nc = g.nc, G = g.G, H = g.H;
-    float *Hs = ws;                    /* [B][nc][N][D] H_c, then Hin_c */
-    float *dHs = Hs + g.n_states;      /* [B][nc][N][D] Z_c, then dH_c = dHin_{c+1} */
+    float *Hs = ws;                    /* [B][nc][N][D] Hin_c, the state entering chunk c */
+    float *dHs = Hs + g.n_states;      /* [B][nc][N][D] dH_c = dHin_{c+1} */
     float *dtv = dHs + g.n_states;     /* [B][nc][H][Q] dt */
     double *Sv = (double *)(dtv + g.n_steps); /* [B][nc][H][Q] S, in double */
     float *rec = dtv + 3 * g.n_steps;  /* [B][nc][H] the recurrence's dS_{q-1} term */
@@ -502,13 +498,10 @@ int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_gra
     {
         float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t it = 0; it < B * nc * G; it++)
-            sb_pass_a(&g, s, t, gr, Hs, dHs, dtv, Sv, scr, it / (nc * G), (it / G) % nc, it % G);
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t it = 0; it < B * H; it++) sb_pass_b(&g, t, gr, Hs, dHs, Sv, rec, scr, it / H, it % H);
+        for (int64_t it = 0; it < B * H; it++) sb_walk(&g, s, t, gr, Hs, dHs, dtv, Sv, rec, scr, it / H, it % H);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < B * nc * G; it++)
-            sb_pass_c(&g, s, t, gr, Hs, dHs, dtv, Sv, rec, part, scr, it / (nc * G), (it / G) % nc, it % G);
+            sb_chunk(&g, s, t, gr, Hs, dHs, dtv, Sv, rec, part, scr, it / (nc * G), (it / G) % nc, it % G);
         // ---- the parameter gradients: the partials summed in (batch, chunk) order
 #pragma omp for schedule(static)
         for (int64_t h = 0; h < H; h++) {
@@ -528,17 +521,17 @@ int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_gra
 
 // ---------------------------------------------------------------- cost
 
-/* Per chunk (q steps) and group: pass A's two sgemms (2 N q Dg each) and its weighting
- * (2 q Dg); pass C's four q x N x Dg sgemms, C B^T (2 q^2 N), dCB B and dCB^T C (4 q^2 N).
- * Per chunk and head: dM and M^T gy (4 q^2 P, and M X with a gate: 2 q^2 P), the masks
- * (M, dM Lm, r, dCB, two sums: ~7 per entry of the lower triangle), the cumulative sums.
- * Per (b, t, channel): dt u, E gy, w X, gy.Y, w U, X.U, du, u.dX, gy u (~20 flops), the
- * gate (3 + acc 2 + dz 6). Pass B: 6 flops per (chunk, state, channel). Exps: pass A's
- * and C's weights (4 q per chunk and head), the masks (q(q+1)/2), softplus (twice) and its
- * sigmoid per (t, head), silu per (t, channel) twice and its sigmoid once with a gate,
- * e_c twice per (chunk, head). Bytes: the inputs read twice (passes A and C), the
- * gradients written once, the chunk states and their adjoints written by A, read and
- * written by B, read by C. */
+/* Per chunk (q steps) and head, pass A: two N x P x q products (2 N q P each), w dt u and
+ * E gy (3 q P); per (chunk, state, channel) the state's two scalings and the recurrence's
+ * dot (4). Per chunk and group, pass B: four q x N x Dg products (8 q N Dg), C B^T (2 q^2 N),
+ * dCB B and dCB^T C (4 q^2 N); per chunk and head: gy X^T and M^T gy (4 q^2 P, and M X with
+ * a gate: 2 q^2 P), the masks (M, dM Lm, r, dCB, two sums: ~7 per entry of the lower
+ * triangle), the cumulative sums (4 q). Per (b, t, channel): dt u, E gy, w X, gy.Y, w U,
+ * X.U, du, u.dX, gy u (~20), the gate (3 + acc 2 + dz 6). Exps: the weights (6 q per chunk
+ * and head), the masks (q(q+1)/2); per (t, head) softplus and its sigmoid; with a gate
+ * silu per (t, channel) three times (gy in both passes, dz). Bytes: the inputs read twice
+ * (both passes), the gradients written once, the entering states and their adjoints
+ * written by pass A, the states read again by its backward walk, both read by pass B. */
 void scan_ssd_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
     memset(c, 0, sizeof *c);
@@ -548,16 +541,17 @@ void scan_ssd_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *
     double flops = 0, exps = 0;
     for (int64_t ci = 0; ci < g.nc; ci++) {
         const double q = (double)(g.L - ci * g.Q < g.Q ? g.L - ci * g.Q : g.Q);
-        const double per_group = 4.0 * g.N * q * g.Dg + 2.0 * q * g.Dg + 8.0 * q * g.N * g.Dg + 6.0 * q * q * g.N;
-        const double per_head = (s->has_z ? 6.0 : 4.0) * q * q * g.P + 7.0 * q * (q + 1) / 2 + 4.0 * q;
+        const double per_group = 8.0 * q * g.N * g.Dg + 6.0 * q * q * g.N;
+        const double per_head = 4.0 * g.N * q * g.P + 3.0 * q * g.P + (s->has_z ? 6.0 : 4.0) * q * q * g.P +
+                                7.0 * q * (q + 1) / 2 + 4.0 * q;
         flops += g.B * (g.G * per_group + g.H * per_head);
-        exps += g.B * g.H * (4.0 * q + q * (q + 1) / 2 + 2);
+        exps += g.B * g.H * (6.0 * q + q * (q + 1) / 2);
     }
     const double BL = (double)g.B * g.L, BLD = BL * g.D, st = (double)g.B * g.nc * g.N * g.D;
-    flops += 6.0 * st + BLD * (20.0 + (s->has_z ? 11.0 : 0.0));
-    exps += BL * g.H * (s->softplus ? 3.0 : 0.0) + (s->has_z ? 3.0 * BLD : 0.0);
+    flops += 4.0 * st + BLD * (20.0 + (s->has_z ? 11.0 : 0.0));
+    exps += BL * g.H * (s->softplus ? 2.0 : 0.0) + (s->has_z ? 3.0 * BLD : 0.0);
     c->flops = flops;
     c->exps = exps;
     c->workspace = (double)scan_ssd_backward_workspace(s, o);
-    c->bytes = 2.0 * (double)scan_shape_tensor_bytes(s) + (double)scan_grad_bytes(s) + 4.0 * 6.0 * st;
+    c->bytes = 2.0 * (double)scan_shape_tensor_bytes(s) + (double)scan_grad_bytes(s) + 4.0 * 5.0 * st;
 }
