@@ -212,5 +212,24 @@ expect 2 'unknown flag "--bogus"' merge "$tmp/s0" --out "$tmp/o" --bogus
 expect 0 'usage: mbench merge' merge --help
 check '[ ! -e "$tmp/o" ]' "a refused merge created --out"
 
+# ---- scripts/slurm-sweep without Slurm: --dry-run shows the jobs; bad options exit 2
+ss=$src/scripts/slurm-sweep
+"$ss" smoke --shards 3 --out "$tmp/ss" --mbench "$mb" --set seqlen=16 --partition=p1 --dry-run >"$tmp/ss.out" 2>&1; st=$?
+check '[ $st -eq 0 ] && grep -q -- "--array=0-2 --exclusive .*--partition=p1 .*shard.sh" "$tmp/ss.out"' "dry run: $st $(tail -3 "$tmp/ss.out")"
+check 'grep -q -- "--dependency=afterok:ARRAY_JOB_ID .*merge.sh" "$tmp/ss.out"' "dry run: no dependent merge job"
+check 'grep -q -- "sweep smoke --set seqlen=16 --shard \"\$i/3\"" "$tmp/ss/slurm/shard.sh" && bash -n "$tmp/ss/slurm/shard.sh" && bash -n "$tmp/ss/slurm/merge.sh"' \
+  "job scripts: $(cat "$tmp/ss/slurm/shard.sh")"
+"$ss" smoke --shards 2 --out "$tmp/ss2" --mbench "$mb" --cores 0-1 --dry-run >"$tmp/ss2.out" 2>&1
+check 'grep -q "exec taskset -c 0-1 " "$tmp/ss2/slurm/shard.sh" && grep -q -- "--exclusive" "$tmp/ss2.out"' "--cores: $(cat "$tmp/ss2.out" | tail -2)"
+"$ss" smoke --shards 2 --out "$tmp/ss3" --mbench "$mb" --cpus 4 --dry-run >"$tmp/ss3.out" 2>&1
+check 'grep -q "srun --ntasks=1 --cpus-per-task=4 --cpu-bind=cores" "$tmp/ss3/slurm/shard.sh" && ! grep -q -- "--exclusive" "$tmp/ss3.out"' "--cpus: $(tail -2 "$tmp/ss3.out")"
+for bad in "--shards 0" "--shards x" "--cpus 0" "--cores a-b" "--cores 0 --cpus 2"; do
+  n=$((n+1)); o=$("$ss" smoke $bad --mbench "$mb" --out "$tmp/ssb" --dry-run 2>&1); s=$?
+  [ $s -eq 2 ] && grep -q "^slurm-sweep: " <<<"$o" || fail "slurm-sweep $bad -> $s: $o"
+done
+n=$((n+1)); o=$("$ss" no-such-scenario --mbench "$mb" --dry-run 2>&1); s=$?
+[ $s -eq 2 ] && grep -q "no-such-scenario.ini" <<<"$o" || fail "slurm-sweep no-such-scenario -> $s: $o"
+check '"$ss" --help | grep -q "usage: scripts/slurm-sweep"' "slurm-sweep --help"
+
 echo "$((n-fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
