@@ -137,6 +137,26 @@ static void check_step(const mamba_weights *w, const char *what)
     free(par), free(rec);
 }
 
+/* The decode bound's byte count, from the config by hand: every parameter a token reads
+ * once (one embedding row, the head whether tied or not) and the state read and written. */
+static void check_bytes(const mamba_weights *w, const char *what)
+{
+    const mamba_config *c = &w->cfg;
+    const double dm = c->d_model, I = c->d_inner, N = c->d_state, K = c->d_conv, R = c->dt_rank, H = c->nheads;
+    const double C = c->arch == MAMBA_V1 ? I : I + 2.0 * c->ngroups * N;
+    const double P = c->arch == MAMBA_V1 ? 2 * I : I + C + H; /* in_proj rows */
+    double layer = dm + P * dm + C * K + dm * I;             /* norm, in_proj, conv, out_proj */
+    if (c->use_bias) layer += P + dm;
+    if (c->conv_bias) layer += C;
+    if (c->arch == MAMBA_V1) layer += (R + 2 * N) * I + I * R + I + I * N + I; /* x_proj, dt_proj (+bias), A, D */
+    else layer += 3 * H + (c->rms_norm ? I : 0);                              /* dt_bias, A, D, mixer norm */
+    const double want = 4.0 * (c->n_layer * layer + dm + dm + (double)c->vocab * dm); /* norm_f, embedding row, head */
+    CHECK(fabs(w->decode_bytes - want) < 0.5, "%s: decode bytes %.0f, want %.0f", what, w->decode_bytes, want);
+    const double state = 2.0 * 4.0 * c->n_layer * (I * N + C * (K - 1));
+    CHECK(fabs(mamba_state_bytes_per_token(c) - state) < 0.5, "%s: state bytes %.0f, want %.0f", what,
+          mamba_state_bytes_per_token(c), state);
+}
+
 static void check_validate(const mamba_weights *w, const char *what)
 {
     validate_opts o = {.batch = 2, .len = 24, .prompt = 9, .seed = 3, .threads = 2, .tolerance = VALIDATE_TOLERANCE};
@@ -165,7 +185,19 @@ static void test_models(void)
         CHECK(synth_weights(&w, &c, 11, &err) == 0, "%s", err.msg);
         check_decode(&w, presets[p]);
         check_step(&w, presets[p]);
+        check_bytes(&w, presets[p]);
         check_validate(&w, presets[p]);
+        mamba_weights_free(&w);
+    }
+    /* the byte count of an untied Mamba-1 with projection biases */
+    {
+        mamba_config c;
+        mamba_weights w;
+        synth_preset("tiny", &c, &err);
+        c.tie = false, c.use_bias = true;
+        CHECK(synth_weights(&w, &c, 7, &err) == 0, "%s", err.msg);
+        check_bytes(&w, "tiny untied with biases");
+        check_step(&w, "tiny untied with biases");
         mamba_weights_free(&w);
     }
     /* Mamba-2 variants: a finite dt limit, norm before the gate, the gate inside the scan */
@@ -182,6 +214,7 @@ static void test_models(void)
         c.dt_limit_lo = var[v].lo, c.dt_limit_hi = var[v].hi, c.norm_before_gate = var[v].nbg, c.rms_norm = var[v].rms;
         CHECK(synth_weights(&w, &c, 5, &err) == 0, "%s", err.msg);
         check_decode(&w, var[v].what);
+        check_bytes(&w, var[v].what);
         check_validate(&w, var[v].what);
         mamba_weights_free(&w);
     }
