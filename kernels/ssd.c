@@ -9,10 +9,11 @@
  *   recurrence   Hin <- exp(S[end]) Hin + sum_s B[s] exp(S[end]-S[s]) dt[s] u[s]
  *
  * Pass 1 (parallel over batch x groups x chunks): C B^T per chunk and group (Q x Q x N),
- * shared by the group's heads. Pass 2 (parallel over batch x heads): each head walks its
- * chunks in order with its state Hin [N][P] in the thread's scratch (L1/L2 sized): the
- * masked, decayed C B^T times dt u (Q x Q x P, lower triangular) straight into y, then
- * exp(S) C Hin added (Q x N x P), D u and the gate, then Hin = exp(S[end]) Hin + B^T Xw
+ * shared by the group's heads. Pass 2 (parallel over batch x heads: each thread a
+ * contiguous share, in blocks of heads whose states Hin [N][P] fit the L2 together):
+ * chunk after chunk, for each head of the block, the masked, decayed C B^T times dt u
+ * (Q x Q x P, lower triangular) straight into y, then exp(S) C Hin added (Q x N x P),
+ * D u and the gate, then Hin = exp(S[end]) Hin + B^T Xw
  * (N x Q x P). No chunk state ever goes to memory. The products run on mb_gemm_small
  * (kernels/gemm_small.c): on these shapes it is 2-4x faster than Debian's OpenBLAS
  * under this environment's OPENBLAS_CORETYPE=Haswell (kernels/README.md), and it adds
@@ -27,9 +28,11 @@
 #include "simd.h"
 
 #define SSD_DEFAULT_CHUNK 32 /* measured: see kernels/README.md */
+#define SSD_BLOCK_FLOATS 98304 /* pass 2's states per block of heads: 384 KB */
 
 typedef struct {
     int64_t B, L, D, N, G, H, P, Q, nc, Hg;
+    int64_t hb;           /* heads per block of pass 2 */
     size_t thread_floats; /* per-thread scratch */
 } ssd_geom;
 
@@ -42,8 +45,14 @@ static void ssd_geom_init(ssd_geom *g, const scan_shape *s, const scan_opts *o)
     if (g->Q > g->L) g->Q = g->L;
     g->nc = (g->L + g->Q - 1) / g->Q;
     g->Hg = g->H / g->G;
-    /* pass 1: Bt [N][Q]. pass 2: Hin [N][P]; Xd, Xw [Q][P]; M [Q][Q]; dt, E, w, S [Q] */
-    const int64_t p1 = g->N * g->Q, p2 = g->N * g->P + 2 * g->Q * g->P + g->Q * g->Q + 4 * g->Q;
+    /* pass 2 walks blocks of hb heads: their states (hb N P floats) near 384 KB, within the
+     * L2, and no more heads than a thread's share */
+    const int64_t threads = o->threads > 0 ? o->threads : 1, share = (g->B * g->H + threads - 1) / threads;
+    g->hb = SSD_BLOCK_FLOATS / (g->N * g->P);
+    if (g->hb > share) g->hb = share;
+    if (g->hb < 1) g->hb = 1;
+    /* pass 1: Bt [N][Q]. pass 2: Hin [hb][N][P]; Xd, Xw [Q][P]; M [Q][Q]; dt, E, w, S [Q] */
+    const int64_t p1 = g->N * g->Q, p2 = g->hb * g->N * g->P + 2 * g->Q * g->P + g->Q * g->Q + 4 * g->Q;
     g->thread_floats = (size_t)((p1 > p2 ? p1 : p2) + 15) / 16 * 16;
 }
 
@@ -140,13 +149,14 @@ static inline void ssd_prefetch_row(const scan_tensors *t, int64_t o, int64_t P)
     }
 }
 
-/* Head h of batch b, chunk after chunk, its state Hin [N][P] in the scratch. */
-static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors *t, const float *CBall, float *scr,
-                     int64_t b, int64_t h)
+/* Chunk c of head h, batch b: y for its rows, and Hin [N][P] (the state entering the
+ * chunk, zero-free only if c > 0 or h0) becomes the state entering chunk c + 1. The next
+ * work item's rows (chunk nc_, head nh_; nc_ < 0: none) are prefetched meanwhile. */
+static void ssd_chunk(const ssd_geom *g, const scan_shape *s, const scan_tensors *t, const float *CBall, float *scr,
+                      float *Hin, int64_t b, int64_t h, int64_t c, int64_t nc_, int64_t nh_)
 {
     const int64_t Q = g->Q, N = g->N, D = g->D, G = g->G, H = g->H, P = g->P, gi = h / g->Hg, d0 = h * P;
-    float *Hin = scr;        /* [N][P] state entering the chunk */
-    float *Xd = Hin + N * P; /* [Q][P] dt u */
+    float *Xd = scr;         /* [Q][P] dt u */
     float *Xw = Xd + Q * P;  /* [Q][P] exp(S[end] - S[s]) dt u */
     float *M = Xw + Q * P;   /* [Q][Q] C[t].B[s] exp(S[t] - S[s]) for s <= t, else 0 */
     float *dt = M + Q * Q;   /* [Q] */
@@ -157,11 +167,8 @@ static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors 
 #if defined(__AVX512F__)
     const mb_exp_tab tab = mb_exp_tab_init();
 #endif
-    bool have_state = t->h0 != NULL; /* else Hin is zero until the first chunk's state */
-    if (t->h0)
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t p = 0; p < P; p++) Hin[n * P + p] = t->h0[(b * D + d0 + p) * N + n];
-    for (int64_t c = 0; c < g->nc; c++) {
+    const bool have_state = c > 0 || t->h0; /* else Hin is not yet set: no state enters */
+    {
         const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
         // ---- dt, S (cumulative log decay, summed in double), exp(S), the weights to the chunk's end
         for (int64_t i = 0; i < q; i++) dt[i] = t->delta[(bl0 + i) * H + h] + bias;
@@ -193,12 +200,12 @@ static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors 
             }
         }
         // ---- the mask: decayed C B^T on and below the diagonal, zeros stored above; meanwhile
-        // the next chunk's rows of u, z and y are prefetched (rows are D floats apart, a new
-        // page each, where the hardware prefetchers stop: measured 30% of the time without)
+        // the next work item's rows of u, z and y are prefetched (rows are D floats apart, a
+        // new page each, where the hardware prefetchers stop: 30% of the time without)
         const float *CB = CBall + ((b * G + gi) * g->nc + c) * Q * Q;
-        const int64_t qn = c + 1 < g->nc ? (g->L - t0 - q < Q ? g->L - t0 - q : Q) : 0;
+        const int64_t qn = nc_ < 0 ? 0 : (g->L - nc_ * Q < Q ? g->L - nc_ * Q : Q);
         for (int64_t i = 0; i < q; i++) {
-            if (i < qn) ssd_prefetch_row(t, (bl0 + q + i) * D + d0, P);
+            if (i < qn) ssd_prefetch_row(t, (b * g->L + nc_ * Q + i) * D + nh_ * P, P);
             float *m = M + i * Q;
             const float *cb = CB + i * Q;
 #if defined(__AVX512F__)
@@ -226,12 +233,32 @@ static void ssd_head(const ssd_geom *g, const scan_shape *s, const scan_tensors 
         if (c + 1 < g->nc || t->h_last) {
             mb_gemm_small((int)N, (int)P, (int)q, Bc, 1, G * N, Xw, P, Hin, P, NULL, have_state ? E[q - 1] : 0.0f,
                           false);
-            have_state = true;
         }
     }
+}
+
+/* Heads [h0_, h1_) of batch b, chunk after chunk, each chunk for every head of the block
+ * (so the chunk's B, C and C B^T are reused from cache, and the rows of u, z, y are read
+ * as runs of (h1_ - h0_) P floats): the block's states Hin [h1_ - h0_][N][P] stay in
+ * the thread's scratch. */
+static void ssd_heads(const ssd_geom *g, const scan_shape *s, const scan_tensors *t, const float *CBall, float *scr,
+                      int64_t b, int64_t h0_, int64_t h1_)
+{
+    const int64_t N = g->N, D = g->D, P = g->P, NP = N * P;
+    float *Hins = scr, *cs = scr + (h1_ - h0_) * NP; /* [heads][N][P]; the chunk's scratch */
+    if (t->h0)
+        for (int64_t h = h0_; h < h1_; h++)
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t p = 0; p < P; p++) Hins[(h - h0_) * NP + n * P + p] = t->h0[(b * D + h * P + p) * N + n];
+    for (int64_t c = 0; c < g->nc; c++)
+        for (int64_t h = h0_; h < h1_; h++) {
+            const int64_t nh = h + 1 < h1_ ? h + 1 : h0_, ncn = h + 1 < h1_ ? c : (c + 1 < g->nc ? c + 1 : -1);
+            ssd_chunk(g, s, t, CBall, cs, Hins + (h - h0_) * NP, b, h, c, ncn, nh);
+        }
     if (t->h_last)
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t p = 0; p < P; p++) t->h_last[(b * D + d0 + p) * N + n] = Hin[n * P + p];
+        for (int64_t h = h0_; h < h1_; h++)
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t p = 0; p < P; p++) t->h_last[(b * D + h * P + p) * N + n] = Hins[(h - h0_) * NP + n * P + p];
 }
 
 // ---------------------------------------------------------------- the kernel
@@ -253,9 +280,16 @@ static int ssd_forward(const scan_shape *s, const scan_tensors *t, const scan_op
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < g.B * g.G * g.nc; it++)
             ssd_pass1(&g, t, CBall, scr, it / (g.G * g.nc), (it / g.nc) % g.G, it % g.nc);
-        // ---- pass 2: per (batch, head), chunks in order
-#pragma omp for schedule(static)
-        for (int64_t it = 0; it < g.B * g.H; it++) ssd_head(&g, s, t, CBall, scr, it / g.H, it % g.H);
+        // ---- pass 2 (after the barrier of pass 1's loop): each thread a contiguous share of the (batch, head) pairs, in blocks of
+        // at most hb heads of one batch element, chunks in order
+        const int64_t U = g.B * g.H, nt = omp_get_num_threads(), me = omp_get_thread_num();
+        for (int64_t u = U * me / nt, u1 = U * (me + 1) / nt; u < u1;) {
+            const int64_t b = u / g.H, h0_ = u % g.H;
+            int64_t h1_ = h0_ + g.hb < g.H ? h0_ + g.hb : g.H;
+            if (h1_ - h0_ > u1 - u) h1_ = h0_ + (u1 - u);
+            ssd_heads(&g, s, t, CBall, scr, b, h0_, h1_);
+            u += h1_ - h0_;
+        }
     }
     return 0;
 }
