@@ -28,17 +28,19 @@
  *   decay         da_k = sum_{i>=k} dS_i (S is a cumulative sum);  dA += sum dt da;
  *                 ddt = A da + u.dX;  du += dt dX;  ddelta = ddt sigmoid(delta + bias)
  *
- * ---- the passes (workspace: the entering states and their adjoints, 2 x [B][nc][N][D])
+ * ---- the passes (workspace: the entering states and their adjoints, 2 x [B][H][nc][N][P],
+ *      a head's chunks contiguous)
  *   A  per (batch, head), parallel: the head's chunks walked forward with its state [N][P]
  *      in scratch (dt, S; slot c = Hin_c; Hin_{c+1} = e_c Hin_c + B^T (w X)), then backward
  *      (slot c = dHin_{c+1}; the recurrence's dS term; dHin_c = e_c dHin_{c+1} + C^T (E gy));
  *      dh0. Two N x P x q products per chunk; the chunk's own state never goes to memory.
  *   B  per (batch, chunk, group), parallel: everything else of the chunk; its rows of dB,
  *      dC, du, ddelta, dz belong to it alone (no reduction); dA, dbias, dDskip go to
- *      per-(batch, chunk, head) partials summed in a fixed order at the end. Products:
- *      C Hin (q x Dg, N), Hin (E gy)^T and dH (w X)^T (N x q, Dg: transposed, on transposed
- *      copies of the small operands), B dH (q x Dg, N), C B^T (q x q, N), dCB B and dCB^T C
- *      (q x N, q), and per head gy X^T, M^T gy (and M X with a gate) (q x q or q x P).
+ *      per-(batch, chunk, head) partials summed in a fixed order at the end. Products per
+ *      head: C Hin and B dH (q x P, N), Hin (E gy)^T and dH (w X)^T summed over the group's
+ *      heads (N x q, P: transposed, on transposed copies of the small operands), gy X^T,
+ *      M^T gy (and M X with a gate) (q x q or q x P, depth P or q); per group C B^T (q x q,
+ *      N), dCB B and dCB^T C (q x N, q).
  * Every product is mb_gemm_small (kernels/gemm_small.h), as in the forward: on these
  * shapes it ran 190-210 GFLOP/s per core against OpenBLAS's 80-90 under this environment's
  * OPENBLAS_CORETYPE=Haswell (measured with both on the four big shapes of pass B). */
@@ -240,7 +242,7 @@ static void sb_walk(const sb_geom *g, const scan_shape *s, const scan_tensors *t
     for (int64_t c = 0; c < g->nc; c++) {
         const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
         const int64_t k = (b * g->nc + c) * H + h;
-        float *dt = dtv + k * Q, *slot = Hs + (b * g->nc + c) * N * D + d0;
+        float *dt = dtv + k * Q, *slot = Hs + ((b * H + h) * g->nc + c) * N * P;
         if (c + 1 < g->nc) {
             const int64_t qn = g->L - t0 - Q < Q ? g->L - t0 - Q : Q;
             sb_prefetch_rows(t->u + (bl0 + Q) * D + d0, qn, D, P);
@@ -250,7 +252,7 @@ static void sb_walk(const sb_geom *g, const scan_shape *s, const scan_tensors *t
         const float ec = E[q - 1];
         for (int64_t n = 0; n < N; n++)
             for (int64_t p = 0; p < P; p++) {
-                slot[n * D + p] = cur[n * P + p];
+                slot[n * P + p] = cur[n * P + p];
                 cur[n * P + p] *= ec;
             }
         for (int64_t i = 0; i < q; i++) {
@@ -266,8 +268,8 @@ static void sb_walk(const sb_geom *g, const scan_shape *s, const scan_tensors *t
     for (int64_t c = g->nc - 1; c >= 0; c--) {
         const int64_t t0 = c * Q, q = g->L - t0 < Q ? g->L - t0 : Q, bl0 = b * g->L + t0;
         const int64_t k = (b * g->nc + c) * H + h;
-        float *slot = dHs + (b * g->nc + c) * N * D + d0;
-        const float *hin = Hs + (b * g->nc + c) * N * D + d0;
+        float *slot = dHs + ((b * H + h) * g->nc + c) * N * P;
+        const float *hin = Hs + ((b * H + h) * g->nc + c) * N * P;
         if (c > 0) {
             sb_prefetch_rows(gr->dy + (bl0 - Q) * D + d0, Q, D, P);
             if (t->z) sb_prefetch_rows(t->z + (bl0 - Q) * D + d0, Q, D, P);
@@ -279,8 +281,8 @@ static void sb_walk(const sb_geom *g, const scan_shape *s, const scan_tensors *t
             float part = 0.0f;
             for (int64_t p = 0; p < P; p++) {
                 const float v = cur[n * P + p];
-                slot[n * D + p] = v;
-                part += v * hin[n * D + p];
+                slot[n * P + p] = v;
+                part += v * hin[n * P + p];
                 cur[n * P + p] = ec * v;
             }
             dot += part;
@@ -333,9 +335,11 @@ static void sb_chunk(const sb_geom *g, const scan_shape *s, const scan_tensors *
     const int64_t GN = G * N;
     const float *Bc = t->Bm + (bl0 * G + gi) * N, *Cc = t->Cm + (bl0 * G + gi) * N;
     float *dBc = gr->dBm + (bl0 * G + gi) * N, *dCc = gr->dCm + (bl0 * G + gi) * N;
-    const int64_t off = (b * g->nc + c) * N * D + gi * Dg, k0 = (b * g->nc + c) * H + gi * Hg;
-    const float *Hin = Hs + off, *dH = dHs + off;
-    const int iq = (int)q, iN = (int)N, iDg = (int)Dg, iP = (int)P;
+    const int64_t k0 = (b * g->nc + c) * H + gi * Hg;
+    /* head hh's entering state and its adjoint, [N][P] each */
+#define SB_HIN(hh) (Hs + ((b * H + gi * Hg + (hh)) * g->nc + c) * N * P)
+#define SB_DH(hh) (dHs + ((b * H + gi * Hg + (hh)) * g->nc + c) * N * P)
+    const int iq = (int)q, iN = (int)N, iP = (int)P;
 
     // ---- the heads' weights; the rows' dt u (and transposed), gy, B^T
     for (int64_t hh = 0; hh < Hg; hh++) {
@@ -359,8 +363,10 @@ static void sb_chunk(const sb_geom *g, const scan_shape *s, const scan_tensors *
     }
 
     // ---- state to output: Y = C Hin; dS_i += E_i gy_i.Y_i; dC^T = Hin (E gy)^T
-    mb_gemm_small(iq, iDg, iN, Cc, GN, 1, Hin, D, Y, Dg, NULL, 0.0f, false);
-    mb_gemm_small(iN, iq, iDg, Hin, D, 1, TT, Q, tC, Q, NULL, 0.0f, false);
+    for (int64_t hh = 0; hh < Hg; hh++) {
+        mb_gemm_small(iq, iP, iN, Cc, GN, 1, SB_HIN(hh), P, Y + hh * P, Dg, NULL, 0.0f, false);
+        mb_gemm_small(iN, iq, iP, SB_HIN(hh), P, 1, TT + hh * P * Q, Q, tC, Q, NULL, hh ? 1.0f : 0.0f, false);
+    }
     for (int64_t i = 0; i < q; i++) {
         const float *u = t->u + (bl0 + i) * D + gi * Dg;
         for (int64_t hh = 0; hh < Hg; hh++) {
@@ -378,8 +384,12 @@ static void sb_chunk(const sb_geom *g, const scan_shape *s, const scan_tensors *
     for (int64_t hh = 0; hh < Hg; hh++)
         for (int64_t p = hh * P; p < (hh + 1) * P; p++)
             for (int64_t i = 0; i < q; i++) TT[p * Q + i] = w[hh * Q + i] * XdT[p * Q + i];
-    mb_gemm_small(iN, iq, iDg, dH, D, 1, TT, Q, tB, Q, NULL, 0.0f, false);
-    mb_gemm_small(iq, iDg, iN, Bc, GN, 1, dH, D, U, Dg, NULL, 0.0f, false);
+    for (int64_t hh = 0; hh < Hg; hh++) {
+        mb_gemm_small(iN, iq, iP, SB_DH(hh), P, 1, TT + hh * P * Q, Q, tB, Q, NULL, hh ? 1.0f : 0.0f, false);
+        mb_gemm_small(iq, iP, iN, Bc, GN, 1, SB_DH(hh), P, U + hh * P, Dg, NULL, 0.0f, false);
+    }
+#undef SB_HIN
+#undef SB_DH
     for (int64_t hh = 0; hh < Hg; hh++) {
         double *dSh = dS + hh * Q;
         double end = 0.0;
@@ -486,8 +496,8 @@ int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_gra
     sb_geom_init(&g, s, o);
     const int threads = sb_threads(o);
     const int64_t B = g.B, nc = g.nc, G = g.G, H = g.H;
-    float *Hs = ws;                    /* [B][nc][N][D] Hin_c, the state entering chunk c */
-    float *dHs = Hs + g.n_states;      /* [B][nc][N][D] dH_c = dHin_{c+1} */
+    float *Hs = ws;                    /* [B][H][nc][N][P] Hin_c, the state entering chunk c */
+    float *dHs = Hs + g.n_states;      /* [B][H][nc][N][P] dH_c = dHin_{c+1} */
     float *dtv = dHs + g.n_states;     /* [B][nc][H][Q] dt */
     double *Sv = (double *)(dtv + g.n_steps); /* [B][nc][H][Q] S, in double */
     float *rec = dtv + 3 * g.n_steps;  /* [B][nc][H] the recurrence's dS_{q-1} term */
