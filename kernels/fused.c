@@ -144,6 +144,37 @@ static fu_tile fu_tile_of(const fu_geom *g, const fu_unit *un, int64_t i, int64_
 
 static inline float fu_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
+/* Training (kernels/fused_backward.c): the forward may also write the state every `every`
+ * steps, ck [B][ceil(L/every)][D][N] with slot j = h after step j*every - 1 (slot 0, the
+ * initial state, is the caller's). Time blocks then end on those steps. */
+typedef struct {
+    float *ck;
+    int64_t every; /* 0: no checkpoints */
+} fu_ckpt;
+
+static inline int64_t fu_block_len(int64_t L, int64_t t0, const fu_ckpt *cp)
+{
+    int64_t tb = L - t0 < FU_TB ? L - t0 : FU_TB;
+    if (cp->every > 0 && cp->every - t0 % cp->every < tb) tb = cp->every - t0 % cp->every;
+    return tb;
+}
+
+/* After the block ending at step `end`: the state of the unit's tiles, hm [ntl][N][VL],
+ * into its checkpoint slot, if one falls there. */
+static void fu_ckpt_store(const fu_geom *g, const fu_unit *un, const fu_ckpt *cp, const float *hm, int64_t end,
+                          int64_t VL)
+{
+    if (cp->every <= 0 || end % cp->every || end >= g->L) return;
+    const int64_t nseg = (g->L + cp->every - 1) / cp->every, D = g->D, N = g->N;
+    float *dst = cp->ck + (un->b * nseg + end / cp->every) * D * N;
+    for (int64_t i = 0; i < un->ntl; i++) {
+        const fu_tile tl = fu_tile_of(g, un, i, VL);
+        const float *h = hm + i * N * VL;
+        for (int64_t l = 0; l < tl.m; l++)
+            for (int64_t n = 0; n < N; n++) dst[(tl.c + l) * N + n] = h[n * VL + l];
+    }
+}
+
 #if defined(__AVX512F__)
 // ---------------------------------------------------------------- AVX-512
 
@@ -259,7 +290,7 @@ fu_head_block2(const int nb, const int64_t tb, float *hm0, float *hm1, const flo
  * the unit's tiles, so memory is read and written in contiguous runs; the scan in between
  * goes tile by tile with the state in registers. */
 static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
-                        float *scr)
+                        float *scr, const fu_ckpt *cp)
 {
     const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K;
     const fu_unit un = fu_unit_of(g, unit);
@@ -296,8 +327,8 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
     const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a segment's last tile */
     const __mmask16 full = 0xFFFF, last = (__mmask16)((1u << seg_m) - 1);
 
-    for (int64_t t0 = 0; t0 < L; t0 += FU_TB) {
-        const int64_t tb = L - t0 < FU_TB ? L - t0 : FU_TB;
+    for (int64_t t0 = 0, tb; t0 < L; t0 += tb) {
+        tb = fu_block_len(L, t0, cp);
         const int64_t bl0 = b * L + t0;
         // ---- head: dt and the decay, one per (head, step), 16 steps a vector
         for (int64_t hh = 0; hh < nheads; hh++) {
@@ -423,6 +454,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 else _mm512_mask_storeu_ps(yrow + tl.c, mk, y);
             }
         }
+        fu_ckpt_store(g, &un, cp, hm, t0 + tb, 16);
     }
     // ---- the final state out
     if (t->h_last)
@@ -445,7 +477,7 @@ static inline float fu_silu(float z)
 }
 
 static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
-                        float *scr)
+                        float *scr, const fu_ckpt *cp)
 {
     const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, VL = FU_VL;
     const fu_unit un = fu_unit_of(g, unit);
@@ -465,8 +497,9 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
             for (int64_t l = 0; l < tl.m; l++)
                 for (int64_t n = 0; n < N; n++) h[n * VL + l] = t->h0[(b * D + tl.c + l) * N + n];
     }
-    for (int64_t t0 = 0; t0 < L; t0 += FU_TB) {
-        const int64_t tb = L - t0 < FU_TB ? L - t0 : FU_TB, bl0 = b * L + t0;
+    for (int64_t t0 = 0, tb; t0 < L; t0 += tb) {
+        tb = fu_block_len(L, t0, cp);
+        const int64_t bl0 = b * L + t0;
         for (int64_t i = 0; i < ntl; i++) {
             const fu_tile tl = fu_tile_of(g, &un, i, VL);
             const int64_t c = tl.c, m = tl.m;
@@ -512,6 +545,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 }
             }
         }
+        fu_ckpt_store(g, &un, cp, hm, t0 + tb, VL);
     }
     if (t->h_last)
         for (int64_t i = 0; i < ntl; i++) {
@@ -525,9 +559,8 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
 
 // ---------------------------------------------------------------- the kernel
 
-static int fu_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
+static void fu_run(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, const fu_ckpt *cp)
 {
-    (void)err;
     const int threads = o->threads > 0 ? o->threads : 1;
     fu_geom g;
     fu_geom_init(&g, s, threads);
@@ -536,11 +569,27 @@ static int fu_forward(const scan_shape *s, const scan_tensors *t, const scan_opt
     {
         float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
 #pragma omp for schedule(static)
-        for (int64_t u = 0; u < g.units; u++) fu_run_unit(&g, s, t, u, scr);
+        for (int64_t u = 0; u < g.units; u++) fu_run_unit(&g, s, t, u, scr, cp);
 #if defined(__AVX512F__)
         _mm_sfence(); /* the streamed stores of y are visible before the kernel returns */
 #endif
     }
+}
+
+static int fu_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
+{
+    (void)err;
+    const fu_ckpt none = {NULL, 0};
+    fu_run(s, t, o, ws, &none);
+    return 0;
+}
+
+int scan_fused_forward_ckpt(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, float *ckpt,
+                            int64_t every, mb_err *err)
+{
+    if (every < 1) return mb_fail(err, "fused: checkpoint interval %lld must be >= 1", (long long)every);
+    const fu_ckpt cp = {ckpt, every};
+    fu_run(s, t, o, ws, &cp);
     return 0;
 }
 

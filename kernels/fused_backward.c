@@ -1,13 +1,13 @@
 /* kernels/fused_backward.c: training for the fused kernel (kernels/fused.c): forward_save
- * is the fused forward itself run K steps at a time (K = opts.checkpoint, default 64), each
- * segment starting from the state saved before it and saving the next; the backward
- * recomputes the states of one K-step segment at a time from those checkpoints, then walks
- * the segment backwards. Nothing of size L x N is kept:
+ * is the fused forward itself in one pass (scan_fused_forward_ckpt), writing the state every
+ * K steps (K = opts.checkpoint, default 64); the backward recomputes the states of one
+ * K-step segment at a time from those checkpoints, then walks the segment backwards.
+ * Nothing of size L x N is kept:
  *
  *     saved      = [B][ceil(L/K)][D][N] checkpoints (h at t = 0, K, 2K, ...)
- *     workspace  = per thread: the segment's states and decays, K x N x lanes floats
- *                  each, and accumulators for the parameter gradients (or the fused
- *                  forward's own workspace, if larger)
+ *     workspace  = per thread: the segment's states and decays, K x N x 16 floats each;
+ *                  the unit's rows of the segment (dt, dt u, u, dy, z, softplus'), and
+ *                  accumulators for the parameter gradients (or the forward's workspace)
  *
  * so the extra memory is O(B D N L / K) against sequential's 2 B L D N.
  *
@@ -18,11 +18,15 @@
  *                 du = gy Dskip + dt (g1 . B_t);  gh = g1 e_t
  * with gy = dy silu(z), dz = dy (C.h + D u) silu'(z); ddelta = ddt sigmoid(delta + bias).
  *
- * AVX-512 build: channels in lanes (tiles of 16 channels that never straddle a group
- * (diag) or a head (head)), states in registers, mbench's table exp (kernels/simd.h) as
- * the fused forward uses; dB and dC, sums over the 16 channels of a tile, go through a
- * transposing reduction tree (8 states at a time, ~3 operations per sum) into per-thread
- * accumulators. Other builds: the same algorithm one channel at a time in plain C. */
+ * AVX-512 build: a work unit is a run of up to FB_UT tiles of 16 channels (diag; tiles
+ * never straddle a group) or one head. Per segment the unit's rows of u, delta, dy, z are
+ * read row by row into the thread's buffers (phase 1: rows are D floats apart, and read a
+ * tile at a time they fall into a few cache sets), each tile is recomputed and walked back
+ * with states in registers and mbench's table exp (kernels/simd.h, as the forward), and
+ * du, dz, ddelta go out row by row (phase 3, streamed); the next segment's rows are
+ * prefetched one row a recompute step. dB and dC, sums over the 16 channels of a tile, go
+ * through a transposing reduction tree (8 states at a time) into per-thread accumulators,
+ * reduced once at the end. Other builds: the same algorithm one channel at a time in C. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -37,6 +41,7 @@
 #endif
 #define FB_TB 64 /* the least segment buffer length */
 #define FB_NB 8  /* backward: states per register block */
+#define FB_UT 8  /* diag: most tiles of a work unit */
 
 // ---------------------------------------------------------------- geometry
 
@@ -45,7 +50,7 @@ typedef struct {
     int64_t Kc, nseg;       /* checkpoint interval, segments */
     bool head;
     int64_t seg, seg_tiles; /* AVX-512: channels per tile segment (group or head), tiles in it */
-    int64_t unit_tiles, units;
+    int64_t unit_tiles, units, units_per; /* tiles of a unit (at most), units, units per head or group */
     int64_t nBm, nA;
     int64_t acc_floats;     /* per thread: dB, dC [B][L][G][N], dA, dbias [K], dD [K] */
     int64_t scr_floats;     /* per thread: scratch of forward_save or backward */
@@ -65,16 +70,28 @@ static void fb_geom_init(fb_geom *g, const scan_shape *s, const scan_opts *o)
     g->nseg = (g->L + g->Kc - 1) / g->Kc;
     g->seg = g->head ? g->per_k : g->per_group;
     g->seg_tiles = (g->seg + FB_VL - 1) / FB_VL;
-    g->unit_tiles = g->head ? g->seg_tiles : 1;
-    g->units = g->head ? g->B * g->K : g->B * g->G * g->seg_tiles;
+    /* a unit: one head (head), or a run of up to FB_UT tiles of one group (diag), as long
+     * as every thread still gets a unit; its rows of u, delta, z, dy are contiguous runs */
+    if (g->head) {
+        g->unit_tiles = g->seg_tiles;
+        g->units_per = 1;
+    } else {
+        const int64_t th = o->threads > 0 ? o->threads : 1, pieces = g->B * g->G;
+        int64_t ut = pieces * g->seg_tiles / th;
+        ut = ut < 1 ? 1 : ut > FB_UT ? FB_UT : ut;
+        g->units_per = (g->seg_tiles + ut - 1) / ut;
+        g->unit_tiles = (g->seg_tiles + g->units_per - 1) / g->units_per;
+    }
+    g->units = g->head ? g->B * g->K : g->B * g->G * g->units_per;
     scan_sizes z;
     scan_shape_sizes(s, &z);
     g->nBm = z.Bm, g->nA = z.A;
     g->acc_floats = rup16(2 * g->nBm + g->nA + 2 * g->K);
     const int64_t N = g->N, V = FB_VL, T = g->Kc > FB_TB ? g->Kc : FB_TB, ntl = g->unit_tiles;
-    /* backward: hs, es [T][N][V]; hstart, A, A2, dA [N][V]; gh [ntl][N][V];
-     * dtv, dtu, sig, gy, ddt, gB, accy [T][V]; dts, dec, hd_ddt, hd_geh [T] */
-    const int64_t bwd = 2 * T * N * V + 4 * N * V + ntl * N * V + 7 * T * V + 4 * T;
+    /* backward: hs, es [T][N][V]; hstart [N][V]; gh, A, A2, dA [ntl][N][V]; the segment's
+     * rows dt, dt u, u, dy, z, sig [ntl][T][V]; ddt, gB, accy [T][V]; dts, dec, hsig, hd_ddt,
+     * hd_geh [T]; dbias, dD [ntl][V] */
+    const int64_t bwd = 2 * T * N * V + N * V + 4 * ntl * N * V + 6 * ntl * T * V + 3 * T * V + 5 * T + 2 * ntl * V;
     g->scr_floats = rup16(bwd + 64);
     g->thread_floats = g->acc_floats + g->scr_floats;
 }
@@ -95,15 +112,8 @@ size_t scan_fused_backward_workspace(const scan_shape *s, const scan_opts *o)
     fb_geom g;
     fb_geom_init(&g, s, o);
     size_t need = (size_t)fb_threads(o) * (size_t)g.thread_floats * sizeof(float);
-    /* forward_save runs the fused forward on (1 batch element, K steps) and the last segment */
-    scan_shape ss = *s;
-    ss.batch = 1, ss.has_h0 = ss.want_h_last = true;
-    const int64_t lens[2] = {g.Kc, g.L - (g.nseg - 1) * g.Kc};
-    for (int i = 0; i < 2; i++) {
-        ss.seqlen = lens[i];
-        const size_t f = scan_kernel_fused.workspace_bytes(&ss, o);
-        if (f > need) need = f;
-    }
+    const size_t f = scan_kernel_fused.workspace_bytes(s, o); /* forward_save: the fused forward's */
+    if (f > need) need = f;
     return need;
 }
 
@@ -221,7 +231,8 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
 typedef struct {
     int64_t b, k, grp; /* batch, head (head problems) or -1, group */
     int64_t c0;        /* first channel */
-    int64_t left;      /* channels of the tile segment from c0 */
+    int64_t left;      /* channels of the tile segment (head or group) from c0 */
+    int64_t ntl;       /* tiles of the unit */
 } fb_unit;
 
 static fb_unit fb_unit_of(const fb_geom *g, int64_t u)
@@ -231,12 +242,15 @@ static fb_unit fb_unit_of(const fb_geom *g, int64_t u)
         r.b = u / g->K, r.k = u % g->K;
         r.c0 = r.k * g->per_k;
         r.left = g->per_k;
+        r.ntl = g->seg_tiles;
     } else {
-        r.b = u / (g->G * g->seg_tiles);
-        const int64_t rest = u % (g->G * g->seg_tiles), tile = rest % g->seg_tiles;
+        const int64_t per_b = g->G * g->units_per;
+        r.b = u / per_b;
+        const int64_t rest = u % per_b, ch = rest % g->units_per, tile = ch * g->unit_tiles;
         r.k = -1;
-        r.c0 = (rest / g->seg_tiles) * g->per_group + tile * 16;
+        r.c0 = (rest / g->units_per) * g->per_group + tile * 16;
         r.left = g->per_group - tile * 16;
+        r.ntl = g->seg_tiles - tile < g->unit_tiles ? g->seg_tiles - tile : g->unit_tiles;
     }
     r.grp = r.c0 / g->per_group;
     return r;
@@ -298,53 +312,131 @@ static inline __m256 fb_reduce8(const __m512 v[8])
     return _mm512_castps512_ps256(r);
 }
 
-/* dt for steps [t0, t0 + tb) of a tile: dtv [tb][16], dtu = dt u [tb][16]; head problems
- * also dts [tb] (dt) and dec [tb] (exp(dt A)); sig [tb][16] = softplus' when asked */
-static void fb_prologue(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const fb_unit *un, int64_t c,
-                        __mmask16 mk, int64_t t0, int64_t tb, float *dtv, float *dtu, float *dts, float *dec,
-                        float *sig, const mb_exp_tab *tab)
+/* softplus(x) and its derivative sigmoid(x), sharing exp(-|x|) */
+static inline __m512 fb_softplus_sig512(__m512 x, __m512 *sig, const mb_exp_tab *tab)
 {
-    const int64_t K = g->K, D = g->D, bl0 = un->b * g->L + t0;
-    if (g->head) {
-        const float bias = t->delta_bias ? t->delta_bias[un->k] : 0.0f, A2 = t->A[un->k] * MB_LOG2E;
-        for (int64_t i = 0; i < tb; i++) dts[i] = t->delta[(bl0 + i) * K + un->k] + bias;
-        for (int64_t i = tb; i < rup16(tb); i++) dts[i] = 0.0f;
-        for (int64_t i = 0; i < tb; i += 16) {
-            const __m512 x = _mm512_load_ps(dts + i);
-            const __m512 d = s->softplus ? mb_softplus512(x, tab) : x;
-            if (sig) _mm512_store_ps(sig + i, s->softplus ? fb_sigmoid512(x, tab) : _mm512_set1_ps(1.0f));
-            _mm512_store_ps(dts + i, d);
-            _mm512_store_ps(dec + i, mb_exp2_512(_mm512_mul_ps(d, _mm512_set1_ps(A2)), tab));
-        }
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)), tab);
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 den = _mm512_add_ps(one, e); /* in [1, 2]: rcp14 and one Newton step */
+    __m512 rc = _mm512_rcp14_ps(den);
+    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, one), rc);
+    *sig = _mm512_mul_ps(_mm512_mask_mov_ps(one, neg, e), rc);
+    return _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()), mb_log1p01_512(e));
+}
+
+/* Head problems: per step of a segment, dts [tb] (dt), dec [tb] (exp(dt A)), hsig [tb]
+ * (softplus'); padded with zeros to a multiple of 16. */
+static void fb_head_steps(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const fb_unit *un,
+                          int64_t bl0, int64_t tb, float *dts, float *dec, float *hsig, const mb_exp_tab *tab)
+{
+    const int64_t K = g->K;
+    const float bias = t->delta_bias ? t->delta_bias[un->k] : 0.0f, A2 = t->A[un->k] * MB_LOG2E;
+    for (int64_t i = 0; i < tb; i++) dts[i] = t->delta[(bl0 + i) * K + un->k] + bias;
+    for (int64_t i = tb; i < rup16(tb); i++) dts[i] = 0.0f;
+    for (int64_t i = 0; i < tb; i += 16) {
+        const __m512 x = _mm512_load_ps(dts + i);
+        __m512 sg = _mm512_set1_ps(1.0f);
+        const __m512 d = s->softplus ? fb_softplus_sig512(x, &sg, tab) : x;
+        _mm512_store_ps(hsig + i, sg);
+        _mm512_store_ps(dts + i, d);
+        _mm512_store_ps(dec + i, mb_exp2_512(_mm512_mul_ps(d, _mm512_set1_ps(A2)), tab));
     }
-    const __m512 bias = t->delta_bias && !g->head ? _mm512_maskz_loadu_ps(mk, t->delta_bias + c) : _mm512_setzero_ps();
+}
+
+/* The unit's buffers of one segment, [ntl][T][16] each: in, dt, dt u, u, dy, z and (diag)
+ * softplus'; in place later: gy over dy, dz over z, du over u, ddelta over sig (diag). */
+typedef struct {
+    float *dtv, *dtu, *ub, *dyb, *zb, *sgb;
+} fb_rows;
+
+/* Phase 1: the segment's rows of u, delta, dy, z, read row by row over the unit's tiles
+ * (one contiguous run a row: rows D floats apart would otherwise land in a few cache sets) */
+static void fb_rows_in(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
+                       const fb_unit *un, int64_t bl0, int64_t tb, int64_t T, const float *dts, const fb_rows *r,
+                       const mb_exp_tab *tab)
+{
+    const int64_t D = g->D, K = g->K;
     for (int64_t tt = 0; tt < tb; tt++) {
         const int64_t bl = bl0 + tt;
-        __m512 dt;
-        if (g->head) {
-            dt = _mm512_set1_ps(dts[tt]);
-        } else {
-            const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, t->delta + bl * K + c), bias);
-            dt = s->softplus ? mb_softplus512(x, tab) : x;
-            if (sig) _mm512_store_ps(sig + 16 * tt, s->softplus ? fb_sigmoid512(x, tab) : _mm512_set1_ps(1.0f));
+        for (int64_t i = 0; i < un->ntl; i++) {
+            const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
+            const __mmask16 mk = fb_mask(m);
+            const int64_t o = (i * T + tt) * 16;
+            __m512 dt;
+            if (g->head) {
+                dt = _mm512_set1_ps(dts[tt]);
+            } else {
+                __m512 x = _mm512_maskz_loadu_ps(mk, t->delta + bl * K + c), sg = _mm512_set1_ps(1.0f);
+                if (t->delta_bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, t->delta_bias + c));
+                dt = s->softplus ? fb_softplus_sig512(x, &sg, tab) : x;
+                _mm512_store_ps(r->sgb + o, sg);
+            }
+            const __m512 u = _mm512_maskz_loadu_ps(mk, t->u + bl * D + c);
+            _mm512_store_ps(r->dtv + o, dt);
+            _mm512_store_ps(r->dtu + o, _mm512_mul_ps(dt, u));
+            _mm512_store_ps(r->ub + o, u);
+            _mm512_store_ps(r->dyb + o, _mm512_maskz_loadu_ps(mk, gr->dy + bl * D + c));
+            if (t->z) _mm512_store_ps(r->zb + o, _mm512_maskz_loadu_ps(mk, t->z + bl * D + c));
         }
-        _mm512_store_ps(dtv + 16 * tt, dt);
-        _mm512_store_ps(dtu + 16 * tt, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, t->u + bl * D + c)));
+    }
+}
+
+static inline void fb_put(float *dst, __mmask16 mk, __m512 v)
+{
+    /* full aligned lines go around the cache (no read of the line first) */
+    if (mk == 0xFFFF && !((uintptr_t)dst & 63)) _mm512_stream_ps(dst, v);
+    else
+        _mm512_mask_storeu_ps(dst, mk, v);
+}
+
+/* Phase 3: du, dz and (diag) ddelta out, row by row */
+static void fb_rows_out(const fb_geom *g, const scan_tensors *t, const scan_grads *gr, const fb_unit *un,
+                        int64_t bl0, int64_t tb, int64_t T, const fb_rows *r)
+{
+    const int64_t D = g->D, K = g->K;
+    for (int64_t tt = 0; tt < tb; tt++) {
+        const int64_t bl = bl0 + tt;
+        for (int64_t i = 0; i < un->ntl; i++) {
+            const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
+            const __mmask16 mk = fb_mask(m);
+            const int64_t o = (i * T + tt) * 16;
+            fb_put(gr->du + bl * D + c, mk, _mm512_load_ps(r->ub + o));
+            if (t->z) fb_put(gr->dz + bl * D + c, mk, _mm512_load_ps(r->zb + o));
+            if (!g->head) fb_put(gr->ddelta + bl * K + c, mk, _mm512_load_ps(r->sgb + o));
+        }
     }
 }
 
 // ---- backward: recompute a segment of one tile, then walk it backwards
+
+/* The lines of the previous segment's rows of a tile, to prefetch one row a step while
+ * this segment computes (the rows are D floats apart, so the hardware prefetchers do not
+ * follow them, and issuing a segment's ~450 lines at once would stall on the miss buffers). */
+typedef struct {
+    const char *rd[4], *wr[3]; /* row 0 of what is read (u, dy, z, delta) and written (du, dz, ddelta) */
+    int64_t rs[4], ws[3];      /* their row strides in bytes */
+    int nrd, nwr;
+    int64_t rows;
+} fb_pf;
+
+static inline void fb_pf_row(const fb_pf *pf, int64_t r)
+{
+    for (int i = 0; i < pf->nrd; i++) _mm_prefetch(pf->rd[i] + r * pf->rs[i], _MM_HINT_T1);
+    for (int i = 0; i < pf->nwr; i++) _mm_prefetch(pf->wr[i] + r * pf->ws[i], _MM_HINT_ET0);
+}
 
 /* h from hstart over tb steps; hs, es [tb][N][16] (row stride N*16; es for diag only);
  * accy [tb][16] += C.h when the gate needs y before it */
 static inline __attribute__((always_inline)) void
 fb_rec_block(const int nb, const bool head, const int64_t tb, const int64_t N, const float *A2, const float *hstart,
              const float *dtv, const float *dtu, const float *dec, const float *Bp, const float *Cp, int64_t stride,
-             float *hs, float *es, float *accy, bool first, bool want_acc, const mb_exp_tab *tab)
+             float *hs, float *es, float *accy, bool first, bool want_acc, const fb_pf *pf, const mb_exp_tab *tab)
 {
     __m512 h[16];
     for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hstart + 16 * j);
     for (int64_t t = 0; t < tb; t++) {
+        if (pf && t < pf->rows) fb_pf_row(pf, t);
         const __m512 dt = _mm512_load_ps(dtv + 16 * t), du = _mm512_load_ps(dtu + 16 * t);
         const float *bt = Bp + t * stride, *ct = Cp + t * stride;
         float *hrow = hs + t * N * 16, *erow = es + t * N * 16;
@@ -360,6 +452,8 @@ fb_rec_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
         }
         if (want_acc) _mm512_store_ps(accy + 16 * t, first ? y : _mm512_add_ps(y, _mm512_load_ps(accy + 16 * t)));
     }
+    if (pf)
+        for (int64_t t = tb; t < pf->rows; t++) fb_pf_row(pf, t);
 }
 
 /* The reverse walk of nb <= 8 states over the segment: gh, dA (diag) [nb][16] in and out;
@@ -392,8 +486,10 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
                 continue;
             }
             const __m512 h = _mm512_load_ps(hrow + 16 * j), e = head ? a : _mm512_load_ps(erow + 16 * j);
+            const __m512 bj = _mm512_set1_ps(bt[j]);
             const __m512 g1 = _mm512_fmadd_ps(gyv, _mm512_set1_ps(ct[j]), g[j]);
             vC[j] = _mm512_mul_ps(gyv, h);
+            /* e h_{t-1}, not h_t - dt u B_t: that cancels where e is tiny (large dt) */
             const __m512 geh = _mm512_mul_ps(g1, _mm512_mul_ps(e, _mm512_load_ps(hp + 16 * j)));
             if (head) {
                 ddtv = _mm512_add_ps(ddtv, geh);
@@ -401,7 +497,7 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
                 ddtv = _mm512_fmadd_ps(_mm512_load_ps(At + 16 * j), geh, ddtv);
                 da[j] = _mm512_fmadd_ps(dt, geh, da[j]);
             }
-            gBv = _mm512_fmadd_ps(g1, _mm512_set1_ps(bt[j]), gBv);
+            gBv = _mm512_fmadd_ps(g1, bj, gBv);
             vB[j] = _mm512_mul_ps(g1, du);
             g[j] = _mm512_mul_ps(g1, e);
         }
@@ -417,48 +513,70 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
     }
 }
 
+/* One unit (a run of tiles of one group, or one head), segments last first. Per segment:
+ * its rows in (phase 1); per tile: recompute, the gate, the reverse walk, du and ddelta
+ * (phase 2); the rows out (phase 3). While a tile recomputes segment sg, its lines of
+ * segment sg - 1 are prefetched, one row a step. */
 static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
                         const float *ckpt, const fb_unit *un, float *acc, float *scr, const mb_exp_tab *tab_in)
 {
     const mb_exp_tab tab_l = *tab_in, *tab = &tab_l; /* a local copy: its address does not escape, so the table stays in registers */
-    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, b = un->b, ntl = g->unit_tiles;
+    const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K, b = un->b, ntl = un->ntl, NT = g->unit_tiles;
     const int64_t T = g->Kc > FB_TB ? g->Kc : FB_TB;
     float *tdB = acc, *tdC = tdB + g->nBm, *tdA = tdC + g->nBm, *tdbias = tdA + g->nA, *tdD = tdbias + K;
     float *hs = scr;                /* [T][N][16] */
     float *es = hs + T * N * 16;    /* [T][N][16] */
     float *hst = es + T * N * 16;   /* [N][16] segment start */
-    float *At = hst + N * 16;       /* [N][16] A (diag) */
-    float *A2 = At + N * 16;        /* [N][16] A log2(e) (diag) */
-    float *dAt = A2 + N * 16;       /* [N][16] dA (diag) */
-    float *gh = dAt + N * 16;       /* [ntl][N][16] */
-    float *dtv = gh + ntl * N * 16; /* [T][16] */
-    float *dtu = dtv + T * 16, *sig = dtu + T * 16, *gy = sig + T * 16, *ddt = gy + T * 16, *gB = ddt + T * 16;
-    float *accy = gB + T * 16;      /* [T][16] */
-    float *dts = accy + T * 16, *dec = dts + T, *hd_ddt = dec + T, *hd_geh = hd_ddt + T; /* [T] */
+    float *Ats = hst + N * 16;      /* [NT][N][16] A (diag) */
+    float *A2s = Ats + NT * N * 16; /* [NT][N][16] A log2(e) (diag) */
+    float *dAs = A2s + NT * N * 16; /* [NT][N][16] dA (diag) */
+    float *gh = dAs + NT * N * 16;  /* [NT][N][16] */
+    fb_rows r;                      /* [NT][T][16] each */
+    r.dtv = gh + NT * N * 16, r.dtu = r.dtv + NT * T * 16, r.ub = r.dtu + NT * T * 16;
+    r.dyb = r.ub + NT * T * 16, r.zb = r.dyb + NT * T * 16, r.sgb = r.zb + NT * T * 16;
+    float *ddt = r.sgb + NT * T * 16, *gB = ddt + T * 16, *accy = gB + T * 16; /* [T][16] */
+    float *dts = accy + T * 16, *dec = dts + T, *hsig = dec + T, *hd_ddt = hsig + T, *hd_geh = hd_ddt + T; /* [T] */
+    float *vbias = hd_geh + T, *vD = vbias + NT * 16; /* [NT][16] */
     const bool head = g->head;
 
     for (int64_t i = 0; i < ntl; i++) {
         const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
         fb_load_rows(gh + i * N * 16, gr->dh_last ? gr->dh_last + (b * D + c) * N : NULL, N, m);
+        if (!head) {
+            float *At = Ats + i * N * 16, *A2 = A2s + i * N * 16, *dA = dAs + i * N * 16;
+            fb_load_rows(At, t->A + c * N, N, m);
+            for (int64_t j = 0; j < N * 16; j++) A2[j] = At[j] * MB_LOG2E, dA[j] = 0.0f;
+        }
+        for (int64_t l = 0; l < 16; l++) vbias[i * 16 + l] = vD[i * 16 + l] = 0.0f;
     }
-    if (!head) {
-        const int64_t m = un->left < 16 ? un->left : 16;
-        fb_load_rows(At, t->A + un->c0 * N, N, m);
-        for (int64_t i = 0; i < N * 16; i++) A2[i] = At[i] * MB_LOG2E, dAt[i] = 0.0f;
-    }
-    __m512 dbias_v = _mm512_setzero_ps(), dD_v = _mm512_setzero_ps();
     float dA_h = 0.0f, dbias_h = 0.0f;
     const float Ak = head ? t->A[un->k] : 0.0f;
 
     for (int64_t sg = g->nseg - 1; sg >= 0; sg--) {
-        const int64_t t0 = sg * g->Kc, tb = L - t0 < g->Kc ? L - t0 : g->Kc, bl0 = b * L + t0;
-        if (head)
+        const int64_t t0 = sg * g->Kc, tb = L - t0 < g->Kc ? L - t0 : g->Kc;
+        const int64_t bl0 = b * L + t0;
+        if (head) {
+            fb_head_steps(g, s, t, un, bl0, tb, dts, dec, hsig, tab);
             for (int64_t tt = 0; tt < tb; tt++) hd_ddt[tt] = hd_geh[tt] = 0.0f;
+        }
+        fb_rows_in(g, s, t, gr, un, bl0, tb, T, dts, &r, tab);
         for (int64_t i = 0; i < ntl; i++) {
             const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
-            const __mmask16 mk = fb_mask(m);
             float *ghi = gh + i * N * 16;
-            fb_prologue(g, s, t, un, c, mk, t0, tb, dtv, dtu, dts, dec, sig, tab);
+            const float *A2 = A2s + i * N * 16, *At = Ats + i * N * 16;
+            float *dAt = dAs + i * N * 16;
+            float *dtv = r.dtv + i * T * 16, *dtu = r.dtu + i * T * 16, *ub = r.ub + i * T * 16;
+            float *gy = r.dyb + i * T * 16, *zb = r.zb + i * T * 16, *sgb = r.sgb + i * T * 16;
+            fb_pf pf = {.nrd = 0, .nwr = 0, .rows = sg > 0 ? g->Kc : 0};
+            if (sg > 0) {
+                const int64_t r0 = bl0 - g->Kc, rsD = D * (int64_t)sizeof(float), rsK = K * (int64_t)sizeof(float);
+#define FB_PF_RD(ptr, st) (pf.rd[pf.nrd] = (const char *)(ptr), pf.rs[pf.nrd++] = (st))
+                FB_PF_RD(t->u + r0 * D + c, rsD);
+                FB_PF_RD(gr->dy + r0 * D + c, rsD);
+                if (t->z) FB_PF_RD(t->z + r0 * D + c, rsD);
+                if (!head) FB_PF_RD(t->delta + r0 * K + c, rsK);
+#undef FB_PF_RD
+            }
             fb_load_rows(hst, ckpt + ((b * g->nseg + sg) * D + c) * N, N, m);
             const float *Bp = t->Bm + (bl0 * G + un->grp) * N, *Cp = t->Cm + (bl0 * G + un->grp) * N;
             // ---- recompute the segment
@@ -467,26 +585,27 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
                 const bool za = t->z != NULL, first = n0 == 0;
                 float *hsn = hs + n0 * 16, *esn = es + n0 * 16;
                 const float *A2n = A2 + n0 * 16, *hstn = hst + n0 * 16;
+                const fb_pf *pfp = first && pf.rows ? &pf : NULL;
                 if (nb == 16 && head)
-                    fb_rec_block(16, true, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, tab);
+                    fb_rec_block(16, true, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, pfp, tab);
                 else if (nb == 16)
-                    fb_rec_block(16, false, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, tab);
+                    fb_rec_block(16, false, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, pfp, tab);
                 else
-                    fb_rec_block(nb, head, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, tab);
+                    fb_rec_block(nb, head, tb, N, A2n, hstn, dtv, dtu, dec, Bp + n0, Cp + n0, G * N, hsn, esn, accy, first, za, pfp, tab);
             }
-            // ---- the gate and the skip: gy, dz; dD
+            // ---- the gate and the skip: gy (over dy), dz (over z); dD
             const __m512 dsk = !t->Dskip ? _mm512_setzero_ps()
                                : head ? _mm512_set1_ps(t->Dskip[un->k])
-                                      : _mm512_maskz_loadu_ps(mk, t->Dskip + c);
+                                      : _mm512_maskz_loadu_ps(fb_mask(m), t->Dskip + c);
+            __m512 dD_v = _mm512_load_ps(vD + 16 * i), dbias_v = _mm512_load_ps(vbias + 16 * i);
             for (int64_t tt = 0; tt < tb; tt++) {
-                const int64_t bl = bl0 + tt;
-                const __m512 u = _mm512_maskz_loadu_ps(mk, t->u + bl * D + c);
-                __m512 gyv = _mm512_maskz_loadu_ps(mk, gr->dy + bl * D + c);
+                const __m512 u = _mm512_load_ps(ub + 16 * tt);
+                __m512 gyv = _mm512_load_ps(gy + 16 * tt);
                 if (t->z) {
                     __m512 dz;
                     const __m512 y = _mm512_fmadd_ps(dsk, u, _mm512_load_ps(accy + 16 * tt));
-                    gyv = fb_gate_back(gyv, _mm512_maskz_loadu_ps(mk, t->z + bl * D + c), y, &dz, tab);
-                    _mm512_mask_storeu_ps(gr->dz + bl * D + c, mk, dz);
+                    gyv = fb_gate_back(gyv, _mm512_load_ps(zb + 16 * tt), y, &dz, tab);
+                    _mm512_store_ps(zb + 16 * tt, dz);
                 }
                 _mm512_store_ps(gy + 16 * tt, gyv);
                 dD_v = _mm512_fmadd_ps(gyv, u, dD_v);
@@ -506,27 +625,28 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
                 else
                     fb_rev_block(nb, head, tb, N, hsn, esn, hstn, ghn, Atn, dAn, dtv, dtu, dec, gy, ddt, gB, Bp + n0, Cp + n0, G * N, cB, cC);
             }
-            // ---- per step: du; ddelta (diag) or its per-head sums
+            // ---- per step: du (over u); ddelta (diag, over sig) or its per-head sums
             for (int64_t tt = 0; tt < tb; tt++) {
-                const int64_t bl = bl0 + tt;
-                const __m512 u = _mm512_maskz_loadu_ps(mk, t->u + bl * D + c);
+                const __m512 u = _mm512_load_ps(ub + 16 * tt);
                 const __m512 gBv = _mm512_load_ps(gB + 16 * tt), gyv = _mm512_load_ps(gy + 16 * tt);
-                const __m512 du = _mm512_fmadd_ps(_mm512_load_ps(dtv + 16 * tt), gBv, _mm512_mul_ps(gyv, dsk));
-                _mm512_mask_storeu_ps(gr->du + bl * D + c, mk, du);
+                _mm512_store_ps(ub + 16 * tt, _mm512_fmadd_ps(_mm512_load_ps(dtv + 16 * tt), gBv, _mm512_mul_ps(gyv, dsk)));
                 const __m512 ddtv = _mm512_load_ps(ddt + 16 * tt);
                 if (head) {
                     hd_geh[tt] += _mm512_reduce_add_ps(ddtv);
                     hd_ddt[tt] += _mm512_reduce_add_ps(_mm512_mul_ps(gBv, u));
                 } else {
-                    const __m512 dd = _mm512_mul_ps(_mm512_fmadd_ps(gBv, u, ddtv), _mm512_load_ps(sig + 16 * tt));
-                    _mm512_mask_storeu_ps(gr->ddelta + bl * K + c, mk, dd);
+                    const __m512 dd = _mm512_mul_ps(_mm512_fmadd_ps(gBv, u, ddtv), _mm512_load_ps(sgb + 16 * tt));
+                    _mm512_store_ps(sgb + 16 * tt, dd);
                     dbias_v = _mm512_add_ps(dbias_v, dd);
                 }
             }
+            _mm512_store_ps(vD + 16 * i, dD_v);
+            _mm512_store_ps(vbias + 16 * i, dbias_v);
         }
+        fb_rows_out(g, t, gr, un, bl0, tb, T, &r);
         if (head)
             for (int64_t tt = 0; tt < tb; tt++) {
-                const float dd = (Ak * hd_geh[tt] + hd_ddt[tt]) * sig[tt];
+                const float dd = (Ak * hd_geh[tt] + hd_ddt[tt]) * hsig[tt];
                 gr->ddelta[(bl0 + tt) * K + un->k] = dd;
                 dbias_h += dd;
                 dA_h += dts[tt] * hd_geh[tt];
@@ -536,22 +656,20 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
     for (int64_t i = 0; i < ntl; i++) {
         const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
         if (gr->dh0) fb_store_rows(gr->dh0 + (b * D + c) * N, gh + i * N * 16, N, m);
+        if (head) {
+            tdD[un->k] += _mm512_reduce_add_ps(_mm512_load_ps(vD + 16 * i));
+        } else {
+            const float *dAt = dAs + i * N * 16;
+            for (int64_t l = 0; l < m; l++) {
+                for (int64_t n = 0; n < N; n++) tdA[(c + l) * N + n] += dAt[n * 16 + l];
+                tdbias[c + l] += vbias[i * 16 + l];
+                tdD[c + l] += vD[i * 16 + l];
+            }
+        }
     }
     if (head) {
         tdA[un->k] += dA_h;
         tdbias[un->k] += dbias_h;
-        tdD[un->k] += _mm512_reduce_add_ps(dD_v);
-    } else {
-        const int64_t m = un->left < 16 ? un->left : 16;
-        float lb[16], ld[16];
-        _mm512_storeu_ps(lb, dbias_v);
-        _mm512_storeu_ps(ld, dD_v);
-        for (int64_t l = 0; l < m; l++) {
-            const int64_t c = un->c0 + l;
-            for (int64_t n = 0; n < N; n++) tdA[c * N + n] += dAt[n * 16 + l];
-            tdbias[c] += lb[l];
-            tdD[c] += ld[l];
-        }
     }
 }
 
@@ -568,6 +686,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
             const fb_unit un = fb_unit_of(g, u);
             fb_bwd_unit(g, s, t, gr, ckpt, &un, acc, scr, &tab);
         }
+        _mm_sfence(); /* the streamed stores of du, dz, ddelta are visible before the reduction's barrier */
         fb_reduce(g, gr, ws, threads);
     }
 }
@@ -575,35 +694,22 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
 
 // ---------------------------------------------------------------- the entry points
 
-/* The fused forward itself, run segment by segment (one batch element, K steps a call):
- * each call starts from the checkpoint before it (h0) and writes the next one (h_last),
- * so the checkpoints cost no extra pass and y is the forward's own. */
+/* The fused forward itself (kernels/fused.c), in one pass, writing the state every K
+ * steps into the checkpoints: y is the forward's own and the save costs one transposed
+ * store of the state per K steps. */
 int scan_fused_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
                             mb_err *err)
 {
     fb_geom g;
     fb_geom_init(&g, s, o);
-    const int64_t D = g.D, N = g.N, K = g.K, G = g.G, DN = g.D * g.N;
+    const int64_t DN = g.D * g.N;
     float *ck = saved; /* [B][nseg][D][N] */
-    scan_shape ss = *s;
-    ss.batch = 1, ss.has_h0 = true;
     for (int64_t b = 0; b < g.B; b++) {
         float *c0 = ck + b * g.nseg * DN;
         if (t->h0) memcpy(c0, t->h0 + b * DN, (size_t)DN * sizeof(float));
         else memset(c0, 0, (size_t)DN * sizeof(float));
-        for (int64_t sg = 0; sg < g.nseg; sg++) {
-            const int64_t t0 = sg * g.Kc, bl0 = b * g.L + t0;
-            ss.seqlen = g.L - t0 < g.Kc ? g.L - t0 : g.Kc;
-            float *next = sg + 1 < g.nseg ? c0 + (sg + 1) * DN : t->h_last ? t->h_last + b * DN : NULL;
-            ss.want_h_last = next != NULL;
-            const scan_tensors st = {.u = t->u + bl0 * D, .delta = t->delta + bl0 * K, .delta_bias = t->delta_bias,
-                                     .A = t->A, .Bm = t->Bm + bl0 * G * N, .Cm = t->Cm + bl0 * G * N,
-                                     .Dskip = t->Dskip, .z = t->z ? t->z + bl0 * D : NULL, .h0 = c0 + sg * DN,
-                                     .y = t->y + bl0 * D, .h_last = next};
-            if (scan_kernel_fused.forward(&ss, &st, o, ws, err)) return -1;
-        }
     }
-    return 0;
+    return scan_fused_forward_ckpt(s, t, o, ws, ck, g.Kc, err);
 }
 
 int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *gr, const scan_opts *o,

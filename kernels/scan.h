@@ -147,6 +147,12 @@ int64_t scan_train_extra_bytes(const scan_kernel *k, const scan_shape *s, const 
 /* The checkpoint interval opts ask for (opts.checkpoint, or the default 64). */
 int scan_opts_checkpoint(const scan_opts *o);
 
+/* The fused forward (kernels/fused.c) that also writes the state every `every` steps:
+ * ckpt [B][ceil(L/every)][D][N], slot j = the state after step j*every - 1 (j >= 1; slot 0
+ * is the caller's to fill). ws as the forward's. For forward_save, in one pass. */
+int scan_fused_forward_ckpt(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, float *ckpt,
+                            int64_t every, mb_err *err);
+
 /* The fused kernel's training entry points (kernels/fused_backward.c), for its table row:
  * checkpoints every opts.checkpoint steps, a backward that recomputes from them. */
 size_t scan_fused_saved_bytes(const scan_shape *s, const scan_opts *o);
