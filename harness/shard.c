@@ -56,7 +56,12 @@ double shard_estimate(const scenario *sc, const scen_point *p, const scan_kernel
     double reps = fmax((double)set->min_reps, ceil(set->min_time / t));
     reps = fmin(reps, max_reps);
     const double warm = set->warmup > 0 ? set->warmup : 1;
-    return (reps + warm + (set->check ? 1 : 0)) * t;
+    /* allocation and first touch (page faults), once per run */
+    double touch = (double)scan_shape_tensor_bytes(&p->shape) +
+                   (double)(train ? k->backward_workspace_bytes(&p->shape, &o) + k->saved_bytes(&p->shape, &o)
+                                  : k->workspace_bytes(&p->shape, &o));
+    if (train) touch *= 2; /* dy and the gradients */
+    return (reps + warm + (set->check ? 1 : 0)) * t + touch / SHARD_REF_TOUCH;
 }
 
 // ---------------------------------------------------------------- the partition

@@ -18,14 +18,16 @@
 #include "harness/scenario.h"
 
 /* The rule's name, recorded in meta.json ("partition"): merge checks shards agree. */
-#define SHARD_RULE "lpt-v1"
+#define SHARD_RULE "lpt-v2"
 
 /* Reference rates of the estimate (per thread for flops and exps, whole point for
- * bytes) and the fixed cost of a run (allocation, pinning, the oracle check). */
+ * bytes moved per call and for the first touch of tensors and workspace, which the
+ * harness does once per run) and the fixed cost of a run (pinning, the oracle check). */
 #define SHARD_REF_FLOPS 50e9
 #define SHARD_REF_EXPS 1e9
 #define SHARD_REF_BYTES 10e9
-#define SHARD_RUN_OVERHEAD_US 2000
+#define SHARD_REF_TOUCH 0.5e9
+#define SHARD_RUN_OVERHEAD_US 20000
 
 typedef struct {
     int index, count; /* 0 <= index < count */
@@ -42,8 +44,9 @@ typedef struct {
     int shard;
 } shard_run;
 
-/* Estimated wall seconds of one run (warm-up, the repetitions min_reps/min_time/max_reps
- * ask for at the reference rates, the check), 0 for a run the kernel refuses (skipped). */
+/* Estimated wall seconds of one run (first touch of tensors and workspace, warm-up, the
+ * repetitions min_reps/min_time/max_reps ask for at the reference rates, the check),
+ * 0 for a run the kernel refuses (skipped). */
 double shard_estimate(const scenario *sc, const scen_point *p, const scan_kernel *k);
 
 /* Partitions the npts x sc->nkernels runs into count shards. *runs is malloc'ed

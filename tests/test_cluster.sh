@@ -36,7 +36,7 @@ check '[ ! -e "$MBENCH_RESULTS" ]' "a rejected --shard created a results directo
 "$mb" sweep smoke "${tiny[@]}" --shard 0/2 --plan >"$tmp/p0" 2>&1; st=$?
 "$mb" sweep smoke "${tiny[@]}" --shard 1/2 --plan >"$tmp/p1" 2>&1
 "$mb" sweep smoke "${tiny[@]}" --shard 0/2 --plan >"$tmp/p0b" 2>&1
-check '[ $st -eq 0 ] && grep -q "^plan: smoke, shard 0 of 2 (rule lpt-v1): 8 of 16 runs" "$tmp/p0"' "plan 0/2: $(head -2 "$tmp/p0")"
+check '[ $st -eq 0 ] && grep -q "^plan: smoke, shard 0 of 2 (rule lpt-v2): 8 of 16 runs" "$tmp/p0"' "plan 0/2: $(head -2 "$tmp/p0")"
 check 'cmp -s "$tmp/p0" "$tmp/p0b"' "two plans of shard 0/2 differ"
 check '[ "$(sort <(tail -n +4 "$tmp/p0") <(tail -n +4 "$tmp/p1") | awk "{print \$1, \$2}" | sort -u | wc -l)" -eq 16 ]' \
   "plans 0/2 and 1/2 do not cover the 16 runs once"
@@ -62,7 +62,7 @@ for i in (0, 1):  # each shard ran exactly what its plan listed
     assert plan == keys[i], (i, plan ^ keys[i])
     m = json.load(open(f"{t}/s{i}/meta.json"))
     p = m["partition"]
-    assert p["rule"] == "lpt-v1" and p["index"] == i and p["count"] == 2 and p["runs"] == 8 and p["total_runs"] == 16, p
+    assert p["rule"] == "lpt-v2" and p["index"] == i and p["count"] == 2 and p["runs"] == 8 and p["total_runs"] == 16, p
     assert len(m["scenario"]["hash"]) == 16 and m["machine_type"] in m["machine_types"]
     for r in rows[i]:
         assert r["host"] and r["machine_type"] == m["machine_type"], r
