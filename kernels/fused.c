@@ -33,7 +33,8 @@
 #define FU_VL 4
 #endif
 #define FU_NB 16 /* states per register block */
-#define FU_UNIT_FLOATS (24 * 1024) /* target scratch of a work unit (96 KB) */
+#define FU_UNIT_FLOATS (24 * 1024) /* target scratch of a work unit (96 KB), head */
+#define FU_UNIT_FLOATS_DIAG (32 * 1024) /* diag (128 KB: the state and A of up to 61 tiles of 16 states) */
 
 // ---------------------------------------------------------------- geometry
 
@@ -68,18 +69,22 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     g->chunk_len = (inner + g->chunks - 1) / g->chunks;
     /* ... but small enough that a unit's scratch (state, A, per-block buffers) stays near
      * L1/L2 size, FU_UNIT_FLOATS, next to the rows being streamed */
+    /* diag: a unit's scratch is its tiles' state and A (2 N VL floats a tile) plus one
+     * tile's per-block buffers; head: per tile the state and the per-block buffers */
     const int64_t per = g->head ? g->seg_tiles * (g->N * FU_VL + 3 * FU_TB * FU_VL) + 5 * FU_TB
-                                : 2 * g->N * FU_VL + 3 * FU_TB * FU_VL;
-    const int64_t cap = FU_UNIT_FLOATS / per > 1 ? FU_UNIT_FLOATS / per : 1;
+                                : 2 * g->N * FU_VL;
+    const int64_t room = g->head ? FU_UNIT_FLOATS : FU_UNIT_FLOATS_DIAG - 3 * FU_TB * FU_VL;
+    const int64_t cap = room / per > 1 ? room / per : 1;
     if (g->chunk_len > cap) g->chunk_len = cap;
     g->chunks = (inner + g->chunk_len - 1) / g->chunk_len;
     g->units = outer * g->chunks;
     g->unit_tiles = g->head ? g->chunk_len * g->seg_tiles : g->chunk_len;
-    /* A2 (diag), hm [unit_tiles][N][VL]; dtv, dtu, yb [unit_tiles][TB][VL];
-     * dts, dec, P, 1/P, restart flags [heads of a unit][TB] (head) */
+    /* head: hm [unit_tiles][N][VL]; dtv, dtu, yb [unit_tiles][TB][VL]; dts, dec, P, 1/P,
+     * restart flags [heads of a unit][TB].
+     * diag: hm, A2 [unit_tiles][N][VL]; dtv, dtu, yb [TB][VL] (one tile at a time) */
     const int64_t heads = g->head ? g->chunk_len : 0;
-    g->thread_floats = (size_t)((g->head ? 1 : 2) * g->N * FU_VL * g->unit_tiles +
-                                3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads);
+    g->thread_floats = g->head ? (size_t)(g->N * FU_VL * g->unit_tiles + 3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads)
+                               : (size_t)(2 * g->N * FU_VL * g->unit_tiles + 3 * FU_TB * FU_VL);
     g->thread_floats = (g->thread_floats + 15) / 16 * 16; /* keep each thread's block 64-byte aligned */
 }
 
@@ -283,6 +288,97 @@ fu_head_block2(const int nb, const int64_t tb, float *hm0, float *hm1, const flo
         _mm512_store_ps(hm0 + 16 * j, _mm512_mul_ps(pl, g0[j]));
         _mm512_store_ps(hm1 + 16 * j, _mm512_mul_ps(pl, g1[j]));
     }
+}
+
+/* A diag unit walks time in blocks of (up to) FU_TB steps and, inside a block, tile after
+ * tile: the tile's prologue (dt = softplus(delta + bias), dt u for its rows), its scan (16
+ * states at a time in registers) and its epilogue (+ D u, * silu(z), y streamed out) run
+ * back to back, so the loads and stores of one tile overlap the arithmetic of its
+ * neighbours, and the per-block buffers are one tile's (6 KB, L1). The prologue also
+ * prefetches the tile's rows of the next block (rows are D floats apart). */
+static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
+                             float *scr, const fu_ckpt *cp)
+{
+    const int64_t L = g->L, D = g->D, N = g->N, G = g->G;
+    const fu_unit un = fu_unit_of(g, unit);
+    const int64_t b = un.b, ntl = un.ntl;
+    const mb_exp_tab tab = mb_exp_tab_init();
+    float *hm = scr;                 /* [ntl][N][16] state */
+    float *A2 = hm + ntl * N * 16;   /* [ntl][N][16] A[c, n] log2(e) */
+    float *dtv = A2 + ntl * N * 16;  /* [TB][16] dt of the current tile */
+    float *dtu = dtv + FU_TB * 16;   /* [TB][16] dt * u */
+    float *yb = dtu + FU_TB * 16;    /* [TB][16] y before D u and the gate */
+
+    // ---- the state in (transposed to [n][lane]) and the scaled A
+    for (int64_t i = 0; i < ntl; i++) {
+        const fu_tile tl = fu_tile_of(g, &un, i, 16);
+        float *h = hm + i * N * 16, *a2 = A2 + i * N * 16;
+        memset(h, 0, (size_t)(N * 16) * sizeof(float));
+        memset(a2, 0, (size_t)(N * 16) * sizeof(float));
+        for (int64_t l = 0; l < tl.m; l++)
+            for (int64_t n = 0; n < N; n++) {
+                if (t->h0) h[n * 16 + l] = t->h0[(b * D + tl.c + l) * N + n];
+                a2[n * 16 + l] = t->A[(tl.c + l) * N + n] * MB_LOG2E;
+            }
+    }
+    const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a group's last tile */
+    const __mmask16 full = 0xFFFF, last = (__mmask16)((1u << seg_m) - 1);
+
+    for (int64_t t0 = 0, tb; t0 < L; t0 += tb) {
+        tb = fu_block_len(L, t0, cp);
+        const int64_t bl0 = b * L + t0;
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, 16);
+            const int64_t c = tl.c;
+            const __mmask16 mk = tl.m == 16 ? full : last;
+            const __m512 bias = t->delta_bias ? _mm512_maskz_loadu_ps(mk, t->delta_bias + c) : _mm512_setzero_ps();
+            // ---- prologue: dt and dt u for this tile's rows; prefetch its next rows
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const int64_t o = (bl0 + tt) * D + c;
+                if (t0 + tb + tt < L) {
+                    const int64_t po = o + tb * D;
+                    _mm_prefetch((const char *)(t->delta + po), _MM_HINT_T1);
+                    _mm_prefetch((const char *)(t->u + po), _MM_HINT_T1);
+                    if (t->z) _mm_prefetch((const char *)(t->z + po), _MM_HINT_T1);
+                }
+                __m512 dt = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, t->delta + o), bias);
+                if (s->softplus) dt = mb_softplus512(dt, &tab);
+                _mm512_store_ps(dtv + 16 * tt, dt);
+                _mm512_store_ps(dtu + 16 * tt, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, t->u + o)));
+            }
+            // ---- the scan, one register block of states at a time
+            const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
+            float *h = hm + i * N * 16;
+            const float *a2 = A2 + i * N * 16;
+            for (int64_t n0 = 0; n0 < N; n0 += FU_NB) {
+                const int nb = N - n0 < FU_NB ? (int)(N - n0) : FU_NB;
+                if (nb == FU_NB)
+                    fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dtv, dtu, Bp + n0, Cp + n0, G * N, yb, n0 == 0, &tab);
+                else
+                    fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dtv, dtu, Bp + n0, Cp + n0, G * N, yb, n0 == 0, &tab);
+            }
+            // ---- epilogue: + D u, * silu(z), store y
+            const __m512 dsk = t->Dskip ? _mm512_maskz_loadu_ps(mk, t->Dskip + c) : _mm512_setzero_ps();
+            for (int64_t tt = 0; tt < tb; tt++) {
+                const int64_t o = (bl0 + tt) * D + c;
+                __m512 y = _mm512_load_ps(yb + 16 * tt);
+                if (t->Dskip) y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, t->u + o), y);
+                if (t->z) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, t->z + o), &tab));
+                /* full aligned lines of y go around the cache (no read of the line first) */
+                if (mk == full && !((uintptr_t)(t->y + o) & 63)) _mm512_stream_ps(t->y + o, y);
+                else _mm512_mask_storeu_ps(t->y + o, mk, y);
+            }
+        }
+        fu_ckpt_store(g, &un, cp, hm, t0 + tb, 16);
+    }
+    // ---- the final state out
+    if (t->h_last)
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, 16);
+            const float *h = hm + i * N * 16;
+            for (int64_t l = 0; l < tl.m; l++)
+                for (int64_t n = 0; n < N; n++) t->h_last[(b * D + tl.c + l) * N + n] = h[n * 16 + l];
+        }
 }
 
 /* A unit walks time in blocks of FU_TB steps. Per block: the prologue (dt, dt*u, and per
@@ -569,7 +665,13 @@ static void fu_run(const scan_shape *s, const scan_tensors *t, const scan_opts *
     {
         float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
 #pragma omp for schedule(static)
-        for (int64_t u = 0; u < g.units; u++) fu_run_unit(&g, s, t, u, scr, cp);
+        for (int64_t u = 0; u < g.units; u++) {
+#if defined(__AVX512F__)
+            if (!g.head) fu_run_unit_diag(&g, s, t, u, scr, cp);
+            else
+#endif
+                fu_run_unit(&g, s, t, u, scr, cp);
+        }
 #if defined(__AVX512F__)
         _mm_sfence(); /* the streamed stores of y are visible before the kernel returns */
 #endif
