@@ -30,6 +30,16 @@ expect 0 'training .*saved' run reference "${small[@]}" --direction both
 expect 2 'scalar A per head' run ssd "${small[@]}" --direction backward
 expect 0 'max_abs_err: du .*dh0' run ssd "${small[@]}" --a head --headdim 4 --chunk 5 --direction both --check --h0 --h-last
 expect 0 'mamba2 block .*P=4' run ssd "${small[@]}" --level block --a head --headdim 4 --direction both --check
+# the portable (no AVX-512) paths of ssd's backward, through mbench-vg, gradients checked
+vg="$(dirname "$mb")/mbench-vg"
+if [ -x "$vg" ]; then
+  n=$((n+1))
+  out=$("$vg" run ssd "${small[@]}" --seqlen 37 --channels 20 --a head --headdim 5 --groups 2 --chunk 5 \
+        --direction both --check --h0 --h-last 2>&1); st=$?
+  if [ "$st" -ne 0 ] || ! grep -q 'gradients' <<<"$out" || grep -q 'FAIL' <<<"$out"; then
+    echo "FAIL: mbench-vg ssd --direction both --check -> $st"; echo "$out" | head -5; fails=$((fails+1))
+  fi
+fi
 expect 2 '--level: expected scan or block' run sequential --level layer
 expect 2 'one B/C group' run sequential --level block --groups 2 --channels 16
 expect 0 'mamba1 block .*dm=4 di=8' run sequential "${small[@]}" --level block --direction both --check
