@@ -152,7 +152,7 @@ int block_init(block **out, const block_shape *s, const scan_kernel *k, const sc
     if (m2) {
         if (!(b->Bi = balloc(b, BL * GN, false)) || !(b->Bc = balloc(b, BL * GN, false)) ||
             !(b->Ci = balloc(b, BL * GN, false)) || !(b->Cc = balloc(b, BL * GN, false)) ||
-            !(b->g = balloc(b, BL * di, false)) || !(b->rstd = balloc(b, BL, false)) ||
+            !(b->g = balloc(b, BL * di, false)) || !(b->rstd = balloc(b, BL * s->ngroups, false)) ||
             !(b->yn = balloc(b, BL * di, false)))
             goto oom;
     } else if (!(b->dtr = balloc(b, BL * s->dt_rank, false))) {

@@ -26,7 +26,7 @@ struct block {
     float *delta;                 /* [BL][di] (Mamba-1) or [BL][H] (Mamba-2), before the bias */
     float *A;                     /* [di][N] or [H]: -exp(A_log) */
     float *y;                     /* [BL][di] the scan's output */
-    float *g, *rstd, *yn;         /* Mamba-2: [BL][di] y silu(z), [BL] 1/rms, [BL][di] normed */
+    float *g, *rstd, *yn;         /* Mamba-2: [BL][di] y silu(z), [BL][G] 1/rms per group, [BL][di] normed */
 
     // ---- backward temporaries (train)
     float *dy, *dyn;              /* [BL][di] */

@@ -1,8 +1,9 @@
 /* block/mamba2.c: the Mamba-2 mixer (mamba_ssm's Mamba2, HF Mamba2Mixer), forward and
  * backward. in_proj gives z, x, B, C, dt; a causal depthwise conv + SiLU over (x, B, C);
  * the scan with one A and dt per head, G groups of B and C, D per head and no gate; then
- * the gated RMSNorm y = rmsnorm(y * silu(z)) * w (norm_before_gate = False, one group over
- * d_inner), and out_proj. x, out: [B][L][dm]; BL = B*L rows. */
+ * the gated RMSNorm y = rmsnorm(y * silu(z)) * w (norm_before_gate = False, per group of
+ * d_inner / ngroups channels, as RMSNormGated with group_size = d_inner / ngroups and
+ * model/mamba2.c), and out_proj. x, out: [B][L][dm]; BL = B*L rows. */
 #include <math.h>
 #include <omp.h>
 
@@ -31,20 +32,24 @@ int block_mamba2_forward(block *b, const float *x, float *out, bool save, mb_err
     // A = -exp(A_log); y = ssd(x, dt, A, B, C, D, dt_bias, dt_softplus=True)
     block_a_from_log(b);
     if (block_scan_forward(b, save, err)) return -1;
-    // y = self.norm(y, z): g = y silu(z); y = g / sqrt(mean(g^2) + eps) * w
+    // y = self.norm(y, z): g = y silu(z); per group of gs = di / G channels:
+    // y = g / sqrt(mean_group(g^2) + eps) * w
     const float *nw = b->param[BP_NORM_W];
+    const int64_t G = s->ngroups, gs = di / G;
 #pragma omp parallel for schedule(static) num_threads(b->o.threads > 0 ? b->o.threads : 1)
     for (int64_t r = 0; r < BL; r++) {
         const float *y = b->y + r * di, *z = b->z + r * di;
         float *g = b->g + r * di, *yn = b->yn + r * di;
-        double ss = 0;
-        for (int64_t c = 0; c < di; c++) {
-            g[c] = y[c] * (z[c] / (1.0f + expf(-z[c])));
-            ss += (double)g[c] * g[c];
+        for (int64_t gi = 0; gi < G; gi++) {
+            double ss = 0;
+            for (int64_t c = gi * gs; c < (gi + 1) * gs; c++) {
+                g[c] = y[c] * (z[c] / (1.0f + expf(-z[c])));
+                ss += (double)g[c] * g[c];
+            }
+            const float rs = 1.0f / sqrtf((float)(ss / (double)gs) + BLOCK_NORM_EPS);
+            b->rstd[r * G + gi] = rs;
+            for (int64_t c = gi * gs; c < (gi + 1) * gs; c++) yn[c] = g[c] * rs * nw[c];
         }
-        const float rs = 1.0f / sqrtf((float)(ss / (double)di) + BLOCK_NORM_EPS);
-        b->rstd[r] = rs;
-        for (int64_t c = 0; c < di; c++) yn[c] = g[c] * rs * nw[c];
     }
     // out = self.out_proj(y)
     block_linear(b->yn, b->param[BP_W_OUT], out, BL, dm, di);
@@ -62,21 +67,24 @@ int block_mamba2_backward(block *b, const float *x, const float *dout, float *dx
     // out = yn W_out^T
     block_linear_dx(dout, b->param[BP_W_OUT], b->dyn, BL, dm, di, 0.0f);
     block_linear_dw(dout, b->yn, b->grad[BP_W_OUT], BL, dm, di);
-    // yn = g r w, r = (mean g^2 + eps)^-1/2:  dw = sum dyn g r;  a = dyn w;
-    // dg = r a - g r^3 mean(a g);  then g = y silu(z): dy = dg silu(z), dz = dg y silu'(z)
+    // per group: yn = g r w, r = (mean_group g^2 + eps)^-1/2:  dw = sum dyn g r;  a = dyn w;
+    // dg = r a - g r^3 mean_group(a g);  then g = y silu(z): dy = dg silu(z), dz = dg y silu'(z)
+    const int64_t G = s->ngroups, gs = di / G;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t r = 0; r < BL; r++) {
         const float *g = b->g + r * di, *dyn = b->dyn + r * di, *y = b->y + r * di, *z = b->z + r * di;
         float *dy = b->dy + r * di, *dz = b->dz + r * di;
-        const float rs = b->rstd[r];
-        double ag = 0;
-        for (int64_t c = 0; c < di; c++) ag += (double)dyn[c] * nw[c] * g[c];
-        const float m = (float)(ag / (double)di) * rs * rs * rs;
-        for (int64_t c = 0; c < di; c++) {
-            const float dg = rs * dyn[c] * nw[c] - g[c] * m;
-            const float sg = 1.0f / (1.0f + expf(-z[c]));
-            dy[c] = dg * z[c] * sg;
-            dz[c] = dg * y[c] * sg * (1.0f + z[c] * (1.0f - sg));
+        for (int64_t gi = 0; gi < G; gi++) {
+            const float rs = b->rstd[r * G + gi];
+            double ag = 0;
+            for (int64_t c = gi * gs; c < (gi + 1) * gs; c++) ag += (double)dyn[c] * nw[c] * g[c];
+            const float m = (float)(ag / (double)gs) * rs * rs * rs;
+            for (int64_t c = gi * gs; c < (gi + 1) * gs; c++) {
+                const float dg = rs * dyn[c] * nw[c] - g[c] * m;
+                const float sg = 1.0f / (1.0f + expf(-z[c]));
+                dy[c] = dg * z[c] * sg;
+                dz[c] = dg * y[c] * sg * (1.0f + z[c] * (1.0f - sg));
+            }
         }
     }
 #pragma omp parallel num_threads(threads)
@@ -85,7 +93,7 @@ int block_mamba2_backward(block *b, const float *x, const float *dout, float *dx
         const int64_t c0 = di * id / nt, c1 = di * (id + 1) / nt;
         for (int64_t c = c0; c < c1; c++) gnw[c] = 0.0f;
         for (int64_t r = 0; r < BL; r++)
-            for (int64_t c = c0; c < c1; c++) gnw[c] += b->dyn[r * di + c] * b->g[r * di + c] * b->rstd[r];
+            for (int64_t c = c0; c < c1; c++) gnw[c] += b->dyn[r * di + c] * b->g[r * di + c] * b->rstd[r * G + c / gs];
     }
     // the scan: dxs, ddelta, d(dt_bias), dA -> dA_log, dB, dC, dD
     if (block_scan_backward(b, err)) return -1;
