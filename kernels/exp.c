@@ -71,16 +71,7 @@ static const scan_exp_routine exp_portable = {
 };
 
 #if defined(__AVX512F__)
-static void avx512_apply(const float *x, float *y, int64_t n)
-{
-    const mb_exp_tab tab = mb_exp_tab_init();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, mb_exp512(_mm512_loadu_ps(x + i), &tab));
-    if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, mb_exp512(_mm512_maskz_loadu_ps(m, x + i), &tab));
-    }
-}
+static void avx512_apply(const float *x, float *y, int64_t n) { mb_exp_array(x, y, n); }
 static const scan_exp_routine exp_avx512 = {
     .name = "mb_exp_avx512",
     .summary = "mbench's AVX-512 exp: 32-entry 2^(j/32) table (one permute) times a degree-2 polynomial, vscalefps",

@@ -134,4 +134,23 @@ static inline float mb_exp_portable(float x)
     return y < -126.0f ? 0.0f : p * scale;
 }
 
+// ---------------------------------------------------------------- arrays
+
+/* y[i] = exp(x[i]) for x[i] <= 0 (y may be x): mb_exp512 16 lanes at a time, the tail
+ * masked; without AVX-512, libm's expf. */
+static inline void mb_exp_array(const float *x, float *y, int64_t n)
+{
+#if defined(__AVX512F__)
+    const mb_exp_tab tab = mb_exp_tab_init();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, mb_exp512(_mm512_loadu_ps(x + i), &tab));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, mb_exp512(_mm512_maskz_loadu_ps(m, x + i), &tab));
+    }
+#else
+    for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
+#endif
+}
+
 #endif

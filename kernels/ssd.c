@@ -74,22 +74,6 @@ static size_t ssd_workspace(const scan_shape *s, const scan_opts *o)
     return ((size_t)(g.B * g.G * g.nc * g.Q * g.Q) + (size_t)threads * g.thread_floats) * sizeof(float);
 }
 
-/* y[i] = exp(x[i]) for x <= 0 */
-static void ssd_exp(const float *x, float *y, int64_t n)
-{
-#if defined(__AVX512F__)
-    const mb_exp_tab tab = mb_exp_tab_init();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, mb_exp512(_mm512_loadu_ps(x + i), &tab));
-    if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, mb_exp512(_mm512_maskz_loadu_ps(m, x + i), &tab));
-    }
-#else
-    for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
-#endif
-}
-
 static inline float ssd_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 // ---------------------------------------------------------------- pass 1
@@ -187,9 +171,9 @@ static void ssd_chunk(const ssd_geom *g, const scan_shape *s, const scan_tensors
             acc += (double)dt[i] * Ah;
             S[i] = (float)acc;
         }
-        ssd_exp(S, E, q);
+        mb_exp_array(S, E, q);
         for (int64_t i = 0; i < q; i++) w[i] = S[q - 1] - S[i];
-        ssd_exp(w, w, q);
+        mb_exp_array(w, w, q);
         // ---- dt u and its weighted copy
         for (int64_t i = 0; i < q; i++) {
             const float *u = t->u + (bl0 + i) * D + d0;
@@ -218,7 +202,7 @@ static void ssd_chunk(const ssd_geom *g, const scan_shape *s, const scan_tensors
             }
 #else
             for (int64_t j = 0; j <= i; j++) m[j] = S[i] - S[j];
-            ssd_exp(m, m, i + 1);
+            mb_exp_array(m, m, i + 1);
             for (int64_t j = 0; j <= i; j++) m[j] *= cb[j];
             for (int64_t j = i + 1; j < q; j++) m[j] = 0.0f;
 #endif

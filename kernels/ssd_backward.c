@@ -127,22 +127,6 @@ int scan_ssd_forward_save(const scan_shape *s, const scan_tensors *t, const scan
 
 // ---------------------------------------------------------------- small helpers
 
-/* y[i] = exp(x[i]) for x <= 0 */
-static void sb_exp(const float *x, float *y, int64_t n)
-{
-#if defined(__AVX512F__)
-    const mb_exp_tab tab = mb_exp_tab_init();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, mb_exp512(_mm512_loadu_ps(x + i), &tab));
-    if (i < n) {
-        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, mb_exp512(_mm512_maskz_loadu_ps(m, x + i), &tab));
-    }
-#else
-    for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
-#endif
-}
-
 static inline float sb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 static inline float sb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
@@ -207,8 +191,8 @@ static void sb_decay(const scan_shape *s, const scan_tensors *t, int64_t H, int6
 static void sb_weights(const double *S, int64_t q, float *E, float *w)
 {
     for (int64_t i = 0; i < q; i++) E[i] = (float)S[i], w[i] = (float)(S[q - 1] - S[i]);
-    sb_exp(E, E, q);
-    sb_exp(w, w, q);
+    mb_exp_array(E, E, q);
+    mb_exp_array(w, w, q);
 }
 
 // ---------------------------------------------------------------- pass A: the walks
@@ -425,7 +409,7 @@ static void sb_chunk(const sb_geom *g, const scan_shape *s, const scan_tensors *
         for (int64_t i = 0; i < q; i++) {
             float *l = Lm + i * Q, *m = M + i * Q;
             for (int64_t j = 0; j <= i; j++) l[j] = (float)(S[i] - S[j]);
-            sb_exp(l, l, i + 1);
+            mb_exp_array(l, l, i + 1);
             for (int64_t j = 0; j <= i; j++) m[j] = CB[i * Q + j] * l[j];
             for (int64_t j = i + 1; j < q; j++) m[j] = 0.0f;
         }
