@@ -83,21 +83,6 @@ static void fmt_time(double s, char *buf, size_t len)
     else snprintf(buf, len, "%.3g s", s);
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t k;
-    while (m && (k = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, k, m);
-    fclose(f);
-    if (m) fclose(m);
-    return buf;
-}
-
 static void scenario_text(FILE *f, const void *arg)
 {
     scenario_write(f, arg, "the scenario as run by mbench sweep (read by --resume)");
@@ -131,7 +116,7 @@ static json_t *meta_new(mb_ctx *ctx, const scenario *sc, const calib *cal, int a
     json_object_set_new(s, "description", json_string(sc->description));
     json_object_set_new(s, "file", json_string(sc->path));
     json_object_set_new(s, "quick", json_boolean(sc->quick));
-    char *text = read_text(sc->path);
+    char *text = results_read_text(sc->path);
     json_object_set_new(s, "source_text", text ? json_string(text) : json_null());
     free(text);
     char *asrun = NULL;

@@ -293,21 +293,6 @@ static void write_fits(FILE *f, const void *arg)
     fits_write_csv(f, a[0], *(const int *)a[1], a[2]);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-    fclose(f);
-    if (m) fclose(m);
-    return buf;
-}
-
 static void note(merge_report *rep, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(merge_report *rep, const char *fmt, ...)
 {
@@ -616,7 +601,7 @@ int merge_dirs(const char *const *dirs, int ndirs, const char *out, const merge_
     snprintf(path, sizeof path, "%s/points.csv", out);
     if ((rc = csv_write_file(path, &mt, err))) goto done;
     snprintf(path, sizeof path, "%s/scenario.ini", ins[0].dir);
-    char *text = slurp(path);
+    char *text = results_read_text(path);
     const char *asrun = json_string_value(json_object_get(json_object_get(ins[0].meta, "scenario"), "as_run"));
     snprintf(path, sizeof path, "%s/scenario.ini", out);
     if (text || asrun) rc = csv_atomic_write(path, write_text, text ? text : asrun, err);

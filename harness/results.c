@@ -41,6 +41,21 @@ const int results_point_ncols = (int)(sizeof results_point_cols / sizeof results
 const char *const results_sample_cols[] = {"point", "kernel", "threads", "rep", "seconds"};
 const int results_sample_ncols = (int)(sizeof results_sample_cols / sizeof results_sample_cols[0]);
 
+char *results_read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[4096];
+    size_t n;
+    while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
+    fclose(f);
+    if (m) fclose(m);
+    return buf;
+}
+
 void results_utc_now(char *buf, size_t len, bool compact)
 {
     time_t t = time(NULL);

@@ -56,4 +56,8 @@ int results_write_json(const char *dir, const char *name, json_t *v, mb_err *err
 /* The current UTC time as "2026-11-23T09:45:00Z" (iso) or "20261123T094500Z" (compact). */
 void results_utc_now(char *buf, size_t len, bool compact);
 
+/* The whole of a text file, NUL-terminated, malloc'd (the caller frees); NULL if it
+ * cannot be read. */
+char *results_read_text(const char *path);
+
 #endif
