@@ -147,7 +147,18 @@ static fu_tile fu_tile_of(const fu_geom *g, const fu_unit *un, int64_t i, int64_
     return r;
 }
 
-static inline float fu_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+/* The unit's final states out: hm [ntl][N][VL] (lane l of tile i is channel tile.c + l)
+ * into h_last [B][D][N]. */
+static void fu_h_last_out(const fu_geom *g, const fu_unit *un, const float *hm, const scan_tensors *t, int64_t VL)
+{
+    const int64_t D = g->D, N = g->N;
+    for (int64_t i = 0; i < un->ntl; i++) {
+        const fu_tile tl = fu_tile_of(g, un, i, VL);
+        const float *h = hm + i * N * VL;
+        for (int64_t l = 0; l < tl.m; l++)
+            for (int64_t n = 0; n < N; n++) t->h_last[(un->b * D + tl.c + l) * N + n] = h[n * VL + l];
+    }
+}
 
 /* Training (kernels/fused_backward.c): the forward may also write the state every `every`
  * steps, ck [B][ceil(L/every)][D][N] with slot j = h after step j*every - 1 (slot 0, the
@@ -372,13 +383,7 @@ static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_t
         fu_ckpt_store(g, &un, cp, hm, t0 + tb, 16);
     }
     // ---- the final state out
-    if (t->h_last)
-        for (int64_t i = 0; i < ntl; i++) {
-            const fu_tile tl = fu_tile_of(g, &un, i, 16);
-            const float *h = hm + i * N * 16;
-            for (int64_t l = 0; l < tl.m; l++)
-                for (int64_t n = 0; n < N; n++) t->h_last[(b * D + tl.c + l) * N + n] = h[n * 16 + l];
-        }
+    if (t->h_last) fu_h_last_out(g, &un, hm, t, 16);
 }
 
 /* A unit walks time in blocks of FU_TB steps. Per block: the prologue (dt, dt*u, and per
@@ -390,8 +395,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
 {
     const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K;
     const fu_unit un = fu_unit_of(g, unit);
-    const int64_t b = un.b, ntl = un.ntl, W = ntl * 16; /* W: the unit's lanes */
-    const int64_t c0 = fu_tile_of(g, &un, 0, 16).c;
+    const int64_t b = un.b, ntl = un.ntl;
     const int64_t nheads = g->head ? ntl / g->seg_tiles : 0, k0 = g->head ? fu_tile_of(g, &un, 0, 16).k : 0;
     const mb_exp_tab tab = mb_exp_tab_init();
     float *hm = scr;                            /* [ntl][N][16] state */
@@ -553,18 +557,13 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
         fu_ckpt_store(g, &un, cp, hm, t0 + tb, 16);
     }
     // ---- the final state out
-    if (t->h_last)
-        for (int64_t i = 0; i < ntl; i++) {
-            const fu_tile tl = fu_tile_of(g, &un, i, 16);
-            const float *h = hm + i * N * 16;
-            for (int64_t l = 0; l < tl.m; l++)
-                for (int64_t n = 0; n < N; n++) t->h_last[(b * D + tl.c + l) * N + n] = h[n * 16 + l];
-        }
-    (void)fu_softplusf, (void)W, (void)c0;
+    if (t->h_last) fu_h_last_out(g, &un, hm, t, 16);
 }
 
 #else
 // ---------------------------------------------------------------- portable (AVX2 / scalar)
+
+static inline float fu_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 static inline float fu_silu(float z)
 {
@@ -643,13 +642,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
         }
         fu_ckpt_store(g, &un, cp, hm, t0 + tb, VL);
     }
-    if (t->h_last)
-        for (int64_t i = 0; i < ntl; i++) {
-            const fu_tile tl = fu_tile_of(g, &un, i, VL);
-            const float *h = hm + i * N * VL;
-            for (int64_t l = 0; l < tl.m; l++)
-                for (int64_t n = 0; n < N; n++) t->h_last[(b * D + tl.c + l) * N + n] = h[n * VL + l];
-        }
+    if (t->h_last) fu_h_last_out(g, &un, hm, t, VL);
 }
 #endif
 
