@@ -21,11 +21,10 @@
 #include <string.h>
 
 #include "scan.h"
+#include "simd.h"
 
 #define PB_SLICE 4096 /* floats of a D*N row per work item */
 
-static inline float pb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-static inline float pb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 static int pb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
 
 static int64_t pb_pairs(int64_t L, int64_t first, int64_t step)
@@ -112,7 +111,7 @@ int scan_pscan_forward_save(const scan_shape *s, const scan_tensors *t, const sc
                 const int64_t k = d / per_k, g = d / per_group;
                 if (d % per_k == 0) {
                     dtk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                    if (s->softplus) dtk = pb_softplusf(dtk);
+                    if (s->softplus) dtk = mb_softplusf(dtk);
                     if (head) ek = expf(dtk * t->A[k]);
                 }
                 const float du = dtk * t->u[bl * D + d];
@@ -137,7 +136,7 @@ int scan_pscan_forward_save(const scan_shape *s, const scan_tensors *t, const sc
                 for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
                 const float u = t->u[bl * D + d];
                 if (t->Dskip) acc += t->Dskip[k] * u;
-                if (t->z) acc *= t->z[bl * D + d] * pb_sigmoidf(t->z[bl * D + d]);
+                if (t->z) acc *= t->z[bl * D + d] * mb_sigmoidf(t->z[bl * D + d]);
                 t->y[bl * D + d] = acc;
             }
         if (t->h_last) {
@@ -181,7 +180,7 @@ int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                 if (t->z) {
                     float acc = t->Dskip ? t->Dskip[k] * u : 0.0f;
                     for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
-                    const float zz = t->z[bl * D + d], sg = pb_sigmoidf(zz);
+                    const float zz = t->z[bl * D + d], sg = mb_sigmoidf(zz);
                     gr->dz[bl * D + d] = gy * acc * sg * (1.0f + zz * (1.0f - sg));
                     gy *= zz * sg;
                 }
@@ -208,14 +207,14 @@ int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_g
             for (int64_t d = 0; d < D; d++) {
                 const int64_t k = d / per_k, g = d / per_group;
                 const float x = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                const float dt = s->softplus ? pb_softplusf(x) : x, dsp = s->softplus ? pb_sigmoidf(x) : 1.0f;
+                const float dt = s->softplus ? mb_softplusf(x) : x, dsp = s->softplus ? mb_sigmoidf(x) : 1.0f;
                 const float u = t->u[bl * D + d], dtu = dt * u, Dk = t->Dskip ? t->Dskip[k] : 0.0f;
                 const float *Bm = t->Bm + (bl * G + g) * N, *Cm = t->Cm + (bl * G + g) * N;
                 const float *h = H + bl * R + d * N, *a = dA + bl * R + d * N, *Gt = X + bl * R + d * N;
                 const float *hp = l ? H + (bl - 1) * R + d * N : t->h0 ? t->h0 + (b * D + d) * N : NULL;
                 /* gy again (cheaper than keeping it): dy silu(z) */
                 float gy = gr->dy[bl * D + d];
-                if (t->z) gy *= t->z[bl * D + d] * pb_sigmoidf(t->z[bl * D + d]);
+                if (t->z) gy *= t->z[bl * D + d] * mb_sigmoidf(t->z[bl * D + d]);
                 float ddt = 0.0f, gB = 0.0f;
                 for (int64_t n = 0; n < N; n++) {
                     dCr[g * N + n] += gy * h[n];

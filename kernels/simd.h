@@ -1,6 +1,7 @@
 /* kernels/simd.h: the vector math the fast kernels share: mbench's own exp (a 32-entry
- * table of 2^(j/32) plus a degree-2 polynomial, AVX-512), and softplus / silu built on it;
- * a portable scalar exp of the same shape for builds without AVX-512.
+ * table of 2^(j/32) plus a degree-2 polynomial, AVX-512), and softplus / silu / sigmoid
+ * built on it; a portable scalar exp of the same shape for builds without AVX-512, and
+ * scalar softplus / sigmoid on libm.
  *
  * exp(x) = 2^(x log2 e). With y = x log2 e, K = floor(32 y), r = y - K/32 in [0, 1/32):
  *     2^y = 2^floor(y) * 2^(j/32) * 2^r,   j = K mod 32
@@ -108,6 +109,16 @@ static inline __m512 mb_silu512(__m512 z, const mb_exp_tab *tb)
     rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, _mm512_set1_ps(1.0f)), rc);
     return _mm512_mul_ps(num, rc);
 }
+
+/* sigmoid(z) = 1 / (1 + exp(-z)) through e = exp(-|z|): z >= 0: 1 / (1 + e); z < 0: e / (1 + e) */
+static inline __m512 mb_sigmoid512(__m512 z, const mb_exp_tab *tb)
+{
+    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)), tb);
+    const __m512 den = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
+    __m512 rc = _mm512_rcp14_ps(den);
+    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, _mm512_set1_ps(1.0f)), rc);
+    return _mm512_mask_mul_ps(rc, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ), rc, e);
+}
 #endif
 
 // ---------------------------------------------------------------- portable
@@ -133,6 +144,11 @@ static inline float mb_exp_portable(float x)
     memcpy(&scale, &bits, 4);
     return y < -126.0f ? 0.0f : p * scale;
 }
+
+/* softplus and its derivative sigmoid, one element at a time through libm (the scalar
+ * tails and the portable paths) */
+static inline float mb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+static inline float mb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // ---------------------------------------------------------------- arrays
 

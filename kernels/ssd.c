@@ -74,8 +74,6 @@ static size_t ssd_workspace(const scan_shape *s, const scan_opts *o)
     return ((size_t)(g.B * g.G * g.nc * g.Q * g.Q) + (size_t)threads * g.thread_floats) * sizeof(float);
 }
 
-static inline float ssd_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-
 // ---------------------------------------------------------------- pass 1
 
 /* CB [q][q] = C B^T of chunk c, batch b, group gi (Bt [N][Q]: B of the chunk, transposed) */
@@ -164,7 +162,7 @@ static void ssd_chunk(const ssd_geom *g, const scan_shape *s, const scan_tensors
                 _mm512_mask_storeu_ps(dt + i, in, mb_softplus512(_mm512_maskz_loadu_ps(in, dt + i), &tab));
             }
 #endif
-            for (; i < q; i++) dt[i] = ssd_softplusf(dt[i]);
+            for (; i < q; i++) dt[i] = mb_softplusf(dt[i]);
         }
         double acc = 0;
         for (int64_t i = 0; i < q; i++) {

@@ -127,21 +127,6 @@ int scan_ssd_forward_save(const scan_shape *s, const scan_tensors *t, const scan
 
 // ---------------------------------------------------------------- small helpers
 
-static inline float sb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-static inline float sb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-#if defined(__AVX512F__)
-/* sigmoid(z) through e = exp(-|z|) (argument <= 0): z >= 0: 1 / (1 + e); z < 0: e / (1 + e) */
-static inline __m512 sb_sigmoid512(__m512 z, const mb_exp_tab *tb)
-{
-    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)), tb);
-    const __m512 den = _mm512_add_ps(e, _mm512_set1_ps(1.0f));
-    __m512 rc = _mm512_rcp14_ps(den);
-    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, _mm512_set1_ps(1.0f)), rc);
-    return _mm512_mask_mul_ps(rc, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ), rc, e);
-}
-#endif
-
 /* One row of n channels of the gate: gy = dy silu(z) (dy without a gate); with acc, also
  * dz = dy acc silu'(z), silu'(z) = sigmoid(z) (1 + z (1 - sigmoid(z))). */
 static void sb_gate_row(const float *dy, const float *z, const float *acc, float *gy, float *dz, int64_t n)
@@ -156,7 +141,7 @@ static void sb_gate_row(const float *dy, const float *z, const float *acc, float
     for (; p < n; p += 16) {
         const __mmask16 m = n - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - p)) - 1);
         const __m512 zv = _mm512_maskz_loadu_ps(m, z + p), dv = _mm512_maskz_loadu_ps(m, dy + p);
-        const __m512 sg = sb_sigmoid512(zv, &tab);
+        const __m512 sg = mb_sigmoid512(zv, &tab);
         if (gy) _mm512_mask_storeu_ps(gy + p, m, _mm512_mul_ps(dv, _mm512_mul_ps(zv, sg)));
         if (acc) {
             const __m512 one = _mm512_set1_ps(1.0f);
@@ -166,7 +151,7 @@ static void sb_gate_row(const float *dy, const float *z, const float *acc, float
     }
 #endif
     for (; p < n; p++) {
-        const float sg = sb_sigmoidf(z[p]);
+        const float sg = mb_sigmoidf(z[p]);
         if (gy) gy[p] = dy[p] * (z[p] * sg);
         if (acc) dz[p] = dy[p] * acc[p] * sg * (1.0f + z[p] * (1.0f - sg));
     }
@@ -179,7 +164,7 @@ static void sb_decay(const scan_shape *s, const scan_tensors *t, int64_t H, int6
     double acc = 0;
     for (int64_t i = 0; i < q; i++) {
         float d = t->delta[(bl0 + i) * H + h] + (t->delta_bias ? t->delta_bias[h] : 0.0f);
-        if (s->softplus) d = sb_softplusf(d);
+        if (s->softplus) d = mb_softplusf(d);
         dt[i] = d;
         acc += (double)d * t->A[h];
         S[i] = acc;
@@ -452,7 +437,7 @@ static void sb_chunk(const sb_geom *g, const scan_shape *s, const scan_tensors *
                 du[p] = dt[i] * dX[o + p] + dk * GY[o + p];
             }
             const float x = t->delta[bl * H + h] + (t->delta_bias ? t->delta_bias[h] : 0.0f);
-            const float ddt = ((float)(A * da[i]) + udx) * (s->softplus ? sb_sigmoidf(x) : 1.0f);
+            const float ddt = ((float)(A * da[i]) + udx) * (s->softplus ? mb_sigmoidf(x) : 1.0f);
             gr->ddelta[bl * H + h] = ddt;
             pA += dt[i] * da[i];
             pbias += ddt;
