@@ -7,6 +7,7 @@
 #include "harness/calib.h"
 #include "harness/counters.h"
 #include "harness/pin.h"
+#include "harness/plot.h"
 
 typedef struct {
     pin_topo topo;   /* loaded once by main */
@@ -55,5 +56,13 @@ const struct scan_kernel *cmd_kernel(const char *verb, const char *kname);
 
 /* Prints "mbench: <msg>" on stderr and returns 2. */
 int cmd_usage_error(const char *msg);
+
+/* The fits of a plot_sweep report on stdout, its note (if any) on stderr. */
+void cmd_print_plot_report(const plot_report *rep);
+
+/* Fits and plots of the finished results directory dir (end of a sweep or a merge): the
+ * fits on stdout, where the plots went or why they failed on stderr ("mbench: VERB: ...";
+ * the CSVs are kept either way). Returns 0, or 1 if the plots failed. */
+int cmd_plot_results(const char *verb, const char *dir);
 
 #endif

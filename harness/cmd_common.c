@@ -1,10 +1,11 @@
 /* harness/cmd_common.c: small pieces every verb uses (help detection, the calibration
- * a run is put against). */
+ * a run is put against, printing the fits and plots of a results directory). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness/cmd.h"
+#include "harness/plot.h"
 #include "kernels/scan.h"
 
 int cmd_wants_help(int argc, char **argv)
@@ -82,4 +83,28 @@ const scan_kernel *cmd_kernel(const char *verb, const char *kname)
         fprintf(stderr, "\n");
     }
     return k;
+}
+
+// ---------------------------------------------------------------- plots
+
+void cmd_print_plot_report(const plot_report *rep)
+{
+    for (int s = 0; s < rep->nsets; s++)
+        for (int k = 0; k < rep->sets[s].nseries; k++)
+            if (rep->sets[s].series[k].fitted) fits_print(stdout, &rep->sets[s], &rep->sets[s].series[k]);
+    if (rep->note[0]) fprintf(stderr, "mbench: %s\n", rep->note);
+}
+
+int cmd_plot_results(const char *verb, const char *dir)
+{
+    plot_report rep;
+    mb_err err;
+    const int prc = plot_sweep(dir, &rep, &err);
+    cmd_print_plot_report(&rep);
+    if (prc)
+        fprintf(stderr, "mbench: %s: plots failed: %s (the CSVs in %s are kept; retry with mbench plot %s)\n", verb,
+                err.msg, dir, dir);
+    else fprintf(stderr, "mbench: %d plots in %s/plots (fits in %s/fits.csv)\n", rep.nfiles, dir, dir);
+    plot_report_free(&rep);
+    return prc ? 1 : 0;
 }

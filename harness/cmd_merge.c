@@ -8,7 +8,6 @@
 #include "harness/cli.h"
 #include "harness/cmd.h"
 #include "harness/merge.h"
-#include "harness/plot.h"
 
 static void help(void)
 {
@@ -92,20 +91,7 @@ int cmd_merge(mb_ctx *ctx, int argc, char **argv)
     if (rep.total_runs >= 0)
         fprintf(stderr, "mbench: %d of the scenario's %d runs are in the merge\n", rep.total_runs - rep.missing_runs,
                 rep.total_runs);
-    if (plot) {
-        plot_report pr;
-        int prc = plot_sweep(out, &pr, &err);
-        for (int s = 0; s < pr.nsets; s++)
-            for (int k = 0; k < pr.sets[s].nseries; k++)
-                if (pr.sets[s].series[k].fitted) fits_print(stdout, &pr.sets[s], &pr.sets[s].series[k]);
-        if (pr.note[0]) fprintf(stderr, "mbench: %s\n", pr.note);
-        if (prc) {
-            fprintf(stderr, "mbench: merge: plots failed: %s (the merged CSVs in %s are kept; retry with mbench plot %s)\n",
-                    err.msg, out, out);
-            rc = 1;
-        } else fprintf(stderr, "mbench: %d plots in %s/plots (fits in %s/fits.csv)\n", pr.nfiles, out, out);
-        plot_report_free(&pr);
-    }
+    if (plot && cmd_plot_results("merge", out)) rc = 1;
     printf("results: %s\n", out);
 done:
     free(dirs);

@@ -26,14 +26,8 @@ int cmd_plot(mb_ctx *ctx, int argc, char **argv)
     plot_report rep;
     mb_err err;
     int rc = plot_sweep(argv[0], &rep, &err);
-    for (int s = 0; s < rep.nsets; s++)
-        for (int k = 0; k < rep.sets[s].nseries; k++) {
-            const fits_series *f = &rep.sets[s].series[k];
-            if (f->fitted)
-                fits_print(stdout, &rep.sets[s], f);
-        }
+    cmd_print_plot_report(&rep);
     for (int i = 0; i < rep.nfiles; i++) printf("%s\n", rep.files[i]);
-    if (rep.note[0]) fprintf(stderr, "mbench: %s\n", rep.note);
     if (rc) {
         fprintf(stderr, "mbench: plot: %s\n", err.msg);
         /* a directory that is not a sweep is bad input; a failing gnuplot is a failure */

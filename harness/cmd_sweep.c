@@ -20,7 +20,6 @@
 #include "harness/cli.h"
 #include "harness/cmd.h"
 #include "harness/machine.h"
-#include "harness/plot.h"
 #include "harness/results.h"
 #include "harness/scenario.h"
 #include "harness/shard.h"
@@ -577,23 +576,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     }
     if (rc) goto done;
     if (nfail) rc = 1;
-    if (plot) {
-        plot_report rep;
-        int prc = plot_sweep(dir, &rep, &err);
-        for (int s = 0; s < rep.nsets; s++)
-            for (int k = 0; k < rep.sets[s].nseries; k++) {
-                const fits_series *f = &rep.sets[s].series[k];
-                if (!f->fitted) continue;
-                fits_print(stdout, &rep.sets[s], f);
-            }
-        if (rep.note[0]) fprintf(stderr, "mbench: %s\n", rep.note);
-        if (prc) {
-            fprintf(stderr, "mbench: sweep: plots failed: %s (the CSVs in %s are kept; retry with mbench plot %s)\n",
-                    err.msg, dir, dir);
-            rc = 1;
-        } else fprintf(stderr, "mbench: %d plots in %s/plots (fits in %s/fits.csv)\n", rep.nfiles, dir, dir);
-        plot_report_free(&rep);
-    }
+    if (plot && cmd_plot_results("sweep", dir)) rc = 1;
     printf("results: %s\n", dir);
 done:
     plan_free(&plan);
