@@ -45,28 +45,50 @@ static int model_load(const char *dir, mamba_weights *w)
     return 0;
 }
 
-#define FLAG_VALUE(dst)                                                                                        \
-    do {                                                                                                       \
-        if (cli_value(&it, &err)) return cmd_usage_error(err.msg);                                             \
-        dst = it.value;                                                                                        \
-    } while (0)
+/* One flag of a subcommand and where its value goes: a string, an integer or a double in
+ * [lo, hi], or a switch without a value (set to 1). A table of them ends with {0}. */
+typedef struct {
+    const char *name;
+    const char **str;
+    int64_t *i64;
+    double *dbl;
+    int *on;
+    int64_t ilo, ihi;
+    double dlo, dhi;
+} model_flag;
 
-#define FLAG_INT(dst, lo, hi)                                                                                  \
-    do {                                                                                                       \
-        int64_t v_;                                                                                            \
-        if (cli_value(&it, &err) || cli_parse_i64(it.flag, it.value, lo, hi, &v_, &err)) return cmd_usage_error(err.msg); \
-        dst = v_;                                                                                              \
-    } while (0)
+#define MF_STR(name, dst) {name, .str = (dst)}
+#define MF_INT(name, dst, lo, hi) {name, .i64 = (dst), .ilo = (lo), .ihi = (hi)}
+#define MF_DOUBLE(name, dst, lo, hi) {name, .dbl = (dst), .dlo = (lo), .dhi = (hi)}
+#define MF_ON(name, dst) {name, .on = (dst)}
 
-#define FLAG_DOUBLE(dst, lo, hi)                                                                               \
-    do {                                                                                                       \
-        if (cli_value(&it, &err) || cli_parse_double(it.flag, it.value, lo, hi, &dst, &err)) return cmd_usage_error(err.msg); \
-    } while (0)
-
-static int unknown_flag(const char *sub, const char *flag)
+/* Fills the destinations of flags from argv. Returns 0, or 2 after one line on stderr (an
+ * unknown argument, a missing or bad value, naming the flag). */
+static int model_parse(const char *sub, int argc, char **argv, const model_flag *flags)
 {
-    fprintf(stderr, "mbench: model %s: unknown argument \"%s\" (see mbench model %s --help)\n", sub, flag, sub);
-    return 2;
+    mb_err err;
+    cli_iter it;
+    cli_iter_init(&it, argc, argv, 0);
+    while (cli_next(&it)) {
+        const model_flag *f = flags;
+        while (f->name && strcmp(f->name, it.flag)) f++;
+        if (!f->name) {
+            fprintf(stderr, "mbench: model %s: unknown argument \"%s\" (see mbench model %s --help)\n", sub, it.flag,
+                    sub);
+            return 2;
+        }
+        if (f->on) {
+            *f->on = 1;
+            continue;
+        }
+        if (cli_value(&it, &err)) return cmd_usage_error(err.msg);
+        if (f->str) *f->str = it.value;
+        else if (f->i64 && cli_parse_i64(it.flag, it.value, f->ilo, f->ihi, f->i64, &err))
+            return cmd_usage_error(err.msg);
+        else if (f->dbl && cli_parse_double(it.flag, it.value, f->dlo, f->dhi, f->dbl, &err))
+            return cmd_usage_error(err.msg);
+    }
+    return 0;
 }
 
 // ---------------------------------------------------------------- synth
@@ -86,17 +108,10 @@ static int model_synth(int argc, char **argv)
     }
     const char *preset = NULL, *out = NULL, *layout = "hf", *dtype = "f32";
     int64_t seed = 0;
+    const model_flag flags[] = {MF_STR("--preset", &preset), MF_STR("--out", &out), MF_STR("--layout", &layout),
+                                MF_STR("--dtype", &dtype), MF_INT("--seed", &seed, 0, INT64_MAX), {0}};
+    if (model_parse("synth", argc, argv, flags)) return 2;
     mb_err err;
-    cli_iter it;
-    cli_iter_init(&it, argc, argv, 0);
-    while (cli_next(&it)) {
-        if (!strcmp(it.flag, "--preset")) FLAG_VALUE(preset);
-        else if (!strcmp(it.flag, "--out")) FLAG_VALUE(out);
-        else if (!strcmp(it.flag, "--layout")) FLAG_VALUE(layout);
-        else if (!strcmp(it.flag, "--dtype")) FLAG_VALUE(dtype);
-        else if (!strcmp(it.flag, "--seed")) FLAG_INT(seed, 0, INT64_MAX);
-        else return unknown_flag("synth", it.flag);
-    }
     if (!preset) return cmd_usage_error("model synth: --preset is required");
     if (!out) return cmd_usage_error("model synth: --out DIR is required");
     mamba_style style;
@@ -138,17 +153,10 @@ static int model_logits(int argc, char **argv)
     }
     const char *dir = NULL, *tokfile = NULL, *out = NULL, *kname = NULL;
     int64_t threads = 1;
+    const model_flag flags[] = {MF_STR("--model", &dir), MF_STR("--tokens", &tokfile), MF_STR("--out", &out),
+                                MF_STR("--kernel", &kname), MF_INT("--threads", &threads, 1, CLI_MAX_THREADS), {0}};
+    if (model_parse("logits", argc, argv, flags)) return 2;
     mb_err err;
-    cli_iter it;
-    cli_iter_init(&it, argc, argv, 0);
-    while (cli_next(&it)) {
-        if (!strcmp(it.flag, "--model")) FLAG_VALUE(dir);
-        else if (!strcmp(it.flag, "--tokens")) FLAG_VALUE(tokfile);
-        else if (!strcmp(it.flag, "--out")) FLAG_VALUE(out);
-        else if (!strcmp(it.flag, "--kernel")) FLAG_VALUE(kname);
-        else if (!strcmp(it.flag, "--threads")) FLAG_INT(threads, 1, CLI_MAX_THREADS);
-        else return unknown_flag("logits", it.flag);
-    }
     if (!tokfile) return cmd_usage_error("model logits: --tokens FILE.json is required");
     if (!out) return cmd_usage_error("model logits: --out FILE.bin is required");
     const scan_kernel *k = model_kernel(kname, &err);
@@ -224,29 +232,24 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
                "over the calibrated stream bandwidth at T threads.\n");
         return 0;
     }
-    const char *dir = NULL, *kname = NULL;
+    const char *dir = NULL, *kname = NULL, *bind_name = "compact";
     int64_t plen = 0, gen = -1, threads = 0, reps = 5, seed = 42;
-    int json = 0, autocal = 1;
-    pin_mode bind = PIN_COMPACT;
+    int json = 0, no_calibrate = 0;
+    const model_flag flags[] = {MF_STR("--model", &dir),
+                                MF_STR("--kernel", &kname),
+                                MF_INT("--prompt-len", &plen, 1, 1 << 20),
+                                MF_INT("--gen", &gen, 0, 1 << 20),
+                                MF_INT("--threads", &threads, 1, CLI_MAX_THREADS),
+                                MF_INT("--reps", &reps, 1, 10000),
+                                MF_INT("--seed", &seed, 0, INT64_MAX),
+                                MF_ON("--json", &json),
+                                MF_ON("--no-calibrate", &no_calibrate),
+                                MF_STR("--bind", &bind_name),
+                                {0}};
+    if (model_parse("bench", argc, argv, flags)) return 2;
+    pin_mode bind;
+    if (pin_mode_parse(bind_name, &bind)) return cmd_usage_error("--bind: expected compact, scatter or none");
     mb_err err;
-    cli_iter it;
-    cli_iter_init(&it, argc, argv, 0);
-    while (cli_next(&it)) {
-        if (!strcmp(it.flag, "--model")) FLAG_VALUE(dir);
-        else if (!strcmp(it.flag, "--kernel")) FLAG_VALUE(kname);
-        else if (!strcmp(it.flag, "--prompt-len")) FLAG_INT(plen, 1, 1 << 20);
-        else if (!strcmp(it.flag, "--gen")) FLAG_INT(gen, 0, 1 << 20);
-        else if (!strcmp(it.flag, "--threads")) FLAG_INT(threads, 1, CLI_MAX_THREADS);
-        else if (!strcmp(it.flag, "--reps")) FLAG_INT(reps, 1, 10000);
-        else if (!strcmp(it.flag, "--seed")) FLAG_INT(seed, 0, INT64_MAX);
-        else if (!strcmp(it.flag, "--json")) json = 1;
-        else if (!strcmp(it.flag, "--no-calibrate")) autocal = 0;
-        else if (!strcmp(it.flag, "--bind")) {
-            const char *b;
-            FLAG_VALUE(b);
-            if (pin_mode_parse(b, &bind)) return cmd_usage_error("--bind: expected compact, scatter or none");
-        } else return unknown_flag("bench", it.flag);
-    }
     if (!plen) return cmd_usage_error("model bench: --prompt-len N is required");
     if (gen < 0) return cmd_usage_error("model bench: --gen M is required");
     if (!threads) return cmd_usage_error("model bench: --threads T is required");
@@ -282,7 +285,7 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
         goto done;
     }
     calib cal;
-    cmd_calibration(ctx, &cal, autocal);
+    cmd_calibration(ctx, &cal, !no_calibrate);
     for (int64_t rep = -1; rep < reps; rep++) { /* rep -1: warm-up */
         mamba_state_reset(&st, c);
         double s0 = r.t_scan, t0 = bench_now();
@@ -390,22 +393,19 @@ static int model_generate(int argc, char **argv)
     const char *dir = NULL, *toks = NULL, *kname = NULL;
     int64_t maxnew = -1, threads = 1, seed = 0;
     sample_opts so = SAMPLE_DEFAULT;
+    const model_flag flags[] = {MF_STR("--model", &dir),
+                                MF_STR("--tokens", &toks),
+                                MF_STR("--kernel", &kname),
+                                MF_INT("--max-new", &maxnew, 0, 1 << 24),
+                                MF_INT("--threads", &threads, 1, CLI_MAX_THREADS),
+                                MF_INT("--seed", &seed, 0, INT64_MAX),
+                                MF_DOUBLE("--temperature", &so.temperature, 0, 100),
+                                MF_INT("--top-k", &so.top_k, 0, INT64_MAX),
+                                MF_DOUBLE("--top-p", &so.top_p, 1e-9, 1),
+                                MF_DOUBLE("--repetition-penalty", &so.repetition_penalty, 1e-3, 1e3),
+                                {0}};
+    if (model_parse("generate", argc, argv, flags)) return 2;
     mb_err err;
-    cli_iter it;
-    cli_iter_init(&it, argc, argv, 0);
-    while (cli_next(&it)) {
-        if (!strcmp(it.flag, "--model")) FLAG_VALUE(dir);
-        else if (!strcmp(it.flag, "--tokens")) FLAG_VALUE(toks);
-        else if (!strcmp(it.flag, "--kernel")) FLAG_VALUE(kname);
-        else if (!strcmp(it.flag, "--max-new")) FLAG_INT(maxnew, 0, 1 << 24);
-        else if (!strcmp(it.flag, "--threads")) FLAG_INT(threads, 1, CLI_MAX_THREADS);
-        else if (!strcmp(it.flag, "--seed")) FLAG_INT(seed, 0, INT64_MAX);
-        else if (!strcmp(it.flag, "--temperature")) FLAG_DOUBLE(so.temperature, 0, 100);
-        else if (!strcmp(it.flag, "--top-k")) FLAG_INT(so.top_k, 0, INT64_MAX);
-        else if (!strcmp(it.flag, "--top-p")) FLAG_DOUBLE(so.top_p, 1e-9, 1);
-        else if (!strcmp(it.flag, "--repetition-penalty")) FLAG_DOUBLE(so.repetition_penalty, 1e-3, 1e3);
-        else return unknown_flag("generate", it.flag);
-    }
     if (!toks) return cmd_usage_error("model generate: --tokens 1,2,3 is required");
     if (maxnew < 0) return cmd_usage_error("model generate: --max-new M is required");
     const scan_kernel *k = model_kernel(kname, &err);
