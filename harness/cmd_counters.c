@@ -147,17 +147,9 @@ int cmd_counters(mb_ctx *ctx, int argc, char **argv)
         }
         if (res[i].status != BENCH_OK) rc = res[i].status == BENCH_SKIPPED ? 2 : 1;
     }
-    if (json) {
-        json_t *out = n == 1 ? report_json(&res[0]) : json_object();
-        if (n > 1) {
-            json_t *arr = json_array();
-            for (int i = 0; i < n; i++) json_array_append_new(arr, report_json(&res[i]));
-            json_object_set_new(out, "runs", arr);
-        }
-        print_json(out);
-    } else {
+    if (json) report_json_print(stdout, res, n);
+    else
         for (int i = 0; i < n; i++) report_text(stdout, &res[i], NULL);
-    }
     for (int i = 0; i < n; i++) {
         if (res[i].status != BENCH_OK) fprintf(stderr, "mbench: counters: %s\n", res[i].reason);
         bench_result_free(&res[i]);

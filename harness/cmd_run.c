@@ -1,6 +1,5 @@
 /* harness/cmd_run.c: `mbench run KERNEL [shape] [settings] [--json]`: one point (or one
  * per thread count), all statistics on stdout, human-readable or as one JSON object. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,18 +109,8 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         }
         if (res[i].status != BENCH_OK) rc = res[i].status == BENCH_SKIPPED ? 2 : 1;
     }
-    if (json) {
-        json_t *o = n == 1 ? report_json(&res[0]) : json_object();
-        if (n > 1) {
-            json_t *arr = json_array();
-            for (int i = 0; i < n; i++) json_array_append_new(arr, report_json(&res[i]));
-            json_object_set_new(o, "runs", arr);
-        }
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-        puts(s);
-        free(s);
-        json_decref(o);
-    } else {
+    if (json) report_json_print(stdout, res, n);
+    else {
         for (int i = 0; i < n; i++) report_text(stdout, &res[i], &cal);
         if (n > 1) report_speedups(stdout, res, n);
     }

@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
@@ -97,6 +98,20 @@ json_t *report_json(const bench_result *r)
 }
 
 /* Seconds with a unit that keeps 3-4 significant digits readable. */
+void report_json_print(FILE *f, const bench_result *r, int n)
+{
+    json_t *o = n == 1 ? report_json(&r[0]) : json_object();
+    if (n > 1) {
+        json_t *arr = json_array();
+        for (int i = 0; i < n; i++) json_array_append_new(arr, report_json(&r[i]));
+        json_object_set_new(o, "runs", arr);
+    }
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    if (s) fprintf(f, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 static const char *fmt_time(double s, char *buf, size_t len)
 {
     if (!isfinite(s)) snprintf(buf, len, "-");

@@ -9,6 +9,8 @@
 #include "harness/bench.h"
 
 json_t *report_json(const bench_result *r);
+/* Prints the JSON of n results (n >= 1), indented: one result's object, or {"runs": [...]}. */
+void report_json_print(FILE *f, const bench_result *r, int n);
 void report_text(FILE *f, const bench_result *r, const calib *cal);
 /* Speedup of each result over the first (which names the baseline and its time). */
 void report_speedups(FILE *f, const bench_result *r, int n);

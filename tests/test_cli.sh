@@ -43,6 +43,7 @@ expect 0 'topology' info
 expect 0 'reps' run sequential "${small[@]}"
 expect 0 '"median_s"' run sequential "${small[@]}" --json --check
 expect 0 'speedup over 1 thread' run sequential "${small[@]}" --threads 1,2
+expect 0 '"runs": \[' run sequential "${small[@]}" --threads 1,2 --json
 
 # --json is exactly one JSON object with the stable keys
 json=$("$mb" run sequential "${small[@]}" --json --check 2>/dev/null)
