@@ -1,22 +1,7 @@
 #!/usr/bin/env bash
 # tests/test_cli.sh MBENCH SRC: every bad input gets exit status 2 and a one-line message
 # naming the problem, never a crash; the good paths print what they promise.
-set -u
-mb=$1
-fails=0; n=0
-export MBENCH_RESULTS=$(mktemp -d)
-trap 'rm -rf "$MBENCH_RESULTS"' EXIT
-
-expect() { # expect STATUS PATTERN ARGS...: exit status and a stderr/stdout pattern
-  local want=$1 pat=$2; shift 2
-  n=$((n+1))
-  out=$("$mb" "$@" 2>&1); st=$?
-  if [ "$st" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$out"; then
-    echo "FAIL: mbench $* -> status $st (want $want), output:"; echo "$out" | head -5
-    fails=$((fails+1))
-  fi
-}
-
+. "$(dirname "$0")/lib.sh" "$@"
 small=(--seqlen 16 --channels 8 --d-state 4 --min-reps 3 --min-time 0 --no-calibrate)
 expect 2 'unknown verb' frobnicate
 expect 2 'unknown flag.*--bogus' run sequential --bogus
@@ -60,5 +45,4 @@ assert abs(o["updates_per_s"] - 16*8*4 / o["median_s"]) < 1e-6 * o["updates_per_
 PY
 then echo "FAIL: --json keys/values"; fails=$((fails+1)); fi
 
-echo "$((n-fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

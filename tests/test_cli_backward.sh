@@ -2,22 +2,8 @@
 # tests/test_cli_backward.sh MBENCH SRC: `mbench run --direction` and the gradient check:
 # bad values exit 2 with a message naming the flag; a backward/both run with --check
 # reports every gradient's error in the JSON, the saved bytes and the memory of the point.
-set -u
-mb=$1
-fails=0; n=0
-export MBENCH_RESULTS=$(mktemp -d)
-trap 'rm -rf "$MBENCH_RESULTS"' EXIT
-printf '[scenario]\nkernels = sequential\n[run]\nlevel = layer\n' > "$MBENCH_RESULTS/bad.ini"
-
-expect() { # expect STATUS PATTERN ARGS...
-  local want=$1 pat=$2; shift 2
-  n=$((n+1))
-  out=$("$mb" "$@" 2>&1); st=$?
-  if [ "$st" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$out"; then
-    echo "FAIL: mbench $* -> status $st (want $want), output:"; echo "$out" | head -5
-    fails=$((fails+1))
-  fi
-}
+. "$(dirname "$0")/lib.sh" "$@"
+printf '[scenario]\nkernels = sequential\n[run]\nlevel = layer\n' > "$tmp/bad.ini"
 
 small=(--seqlen 16 --channels 8 --d-state 4 --min-reps 3 --min-time 0 --no-calibrate)
 expect 2 '--direction: expected forward, backward or both' run sequential --direction sideways
@@ -90,7 +76,7 @@ done
 
 # a block-level training sweep (the mamba.py study's scenarios, --quick): level, block,
 # direction and every gradient's error reach points.csv
-expect 2 'level: expected scan or block' sweep "$MBENCH_RESULTS/bad.ini" --no-calibrate
+expect 2 'level: expected scan or block' sweep "$tmp/bad.ini" --no-calibrate
 expect 0 'results' sweep train_d_state --quick --no-calibrate
 n=$((n+1))
 if ! python3 - "$MBENCH_RESULTS" <<'PY'
@@ -107,5 +93,4 @@ assert all(r["reason"] for r in skipped)
 PY
 then echo "FAIL: train_d_state points.csv"; fails=$((fails+1)); fi
 
-echo "$((n-fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -7,21 +7,7 @@
 # conflicting duplicate, shards of another scenario or partition, and a second machine
 # type (faked by editing a copy's meta.json and rows) are refused with exit status 2
 # naming the point and the directories, unless --allow-mixed keeps the series apart.
-set -u
-mb=$1
-src=$2
-fails=0; n=0
-tmp=$(mktemp -d)
-export MBENCH_RESULTS=$tmp/results
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-check() { n=$((n+1)); if ! eval "$1"; then fail "$2"; fi; }
-expect() { # expect STATUS PATTERN ARGS...
-  local want=$1 pat=$2; shift 2
-  n=$((n+1))
-  o=$("$mb" "$@" 2>&1); s=$?
-  if [ "$s" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$o"; then fail "mbench $* -> $s (want $want): $(head -3 <<<"$o")"; fi
-}
+. "$(dirname "$0")/lib.sh" "$@"
 tiny=(--set seqlen=16 --set channels=8 --set min_time=0.001 --no-calibrate)
 
 # ---- --shard: bad values exit 2 naming the flag, before anything runs
@@ -231,5 +217,4 @@ n=$((n+1)); o=$("$ss" no-such-scenario --mbench "$mb" --dry-run 2>&1); s=$?
 [ $s -eq 2 ] && grep -q "no-such-scenario.ini" <<<"$o" || fail "slurm-sweep no-such-scenario -> $s: $o"
 check '"$ss" --help | grep -q "usage: scripts/slurm-sweep"' "slurm-sweep --help"
 
-echo "$((n-fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

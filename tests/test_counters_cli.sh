@@ -3,21 +3,7 @@
 # exits 2 with the flag named; a machine without a PMU says which PAPI component is disabled
 # and why, and still counts software events; the valgrind cache simulation matches counts
 # worked out from the shape (a streaming call misses once per line it moves).
-set -u
-mb=$1
-fails=0; n=0
-export MBENCH_RESULTS=$(mktemp -d)
-trap 'rm -rf "$MBENCH_RESULTS"' EXIT
-
-expect() { # expect STATUS PATTERN ARGS...
-  local want=$1 pat=$2; shift 2
-  n=$((n+1))
-  out=$("$mb" "$@" 2>&1); st=$?
-  if [ "$st" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$out"; then
-    echo "FAIL: mbench $* -> status $st (want $want), output:"; echo "$out" | head -8
-    fails=$((fails+1))
-  fi
-}
+. "$(dirname "$0")/lib.sh" "$@"
 check_py() { # check_py WHAT JSON PYTHON: runs PYTHON with o = the parsed JSON (or the path, if a file)
   n=$((n+1))
   if ! python3 -c "import json,sys,os; a=sys.argv[1]; o=a if os.path.isfile(a) else json.loads(a); $3" "$2"; then
@@ -148,5 +134,4 @@ else
 fi
 rm -rf "$(dirname "$out")"
 
-echo "$((n-fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -4,16 +4,8 @@
 # checked by mbench, images non-empty), a missing/failing gnuplot keeping the CSVs,
 # SIGKILL mid-run then --resume (right row count, no duplicates, no orphan samples),
 # SIGINT stopping cleanly, and bad scenarios rejected before anything runs.
-set -u
-mb=$1
-src=$2
-fails=0; n=0
-tmp=$(mktemp -d)
-export MBENCH_RESULTS=$tmp/results
+. "$(dirname "$0")/lib.sh" "$@"
 mkdir -p "$MBENCH_RESULTS"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-check() { n=$((n+1)); if ! eval "$1"; then fail "$2"; fi; }
 
 # a quick calibration (2 s), so ceiling fractions and their plot are there
 "$mb" calibrate --quick >/dev/null 2>&1 || fail "mbench calibrate --quick"
@@ -151,12 +143,6 @@ check 'python3 -c "import json,sys; assert json.load(open(sys.argv[1]))[\"status
 check '[ ! -e "$int/points.csv.tmp" ] && [ ! -e "$int/samples.csv.tmp" ]' "temporary files left behind"
 
 # ---- bad input: exit 2 before anything runs, one line naming the problem
-expect() { # expect STATUS PATTERN ARGS...
-  local want=$1 pat=$2; shift 2
-  n=$((n+1))
-  o=$("$mb" "$@" 2>&1); s=$?
-  if [ "$s" -ne "$want" ] || ! grep -qiE -- "$pat" <<<"$o"; then fail "mbench $* -> $s (want $want): $(head -2 <<<"$o")"; fi
-}
 printf '[shape]\nd_state = 4\nd_stat = 4\n' > "$tmp/bad.ini"
 expect 2 'bad.ini:3: unknown key "d_stat"' sweep "$tmp/bad.ini"
 printf '[scenario]\nkernels = warp\n' > "$tmp/bad.ini"
@@ -174,5 +160,4 @@ expect 0 'usage: mbench sweep' sweep --help
 expect 0 'usage: mbench plot' plot --help
 check '[ -z "$(ls "$MBENCH_RESULTS" | grep -v calibration.json)" ]' "a rejected sweep created a results directory"
 
-echo "$((n-fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
