@@ -91,7 +91,7 @@ static void fb_geom_init(fb_geom *g, const scan_shape *s, const scan_opts *o)
     /* backward: hs, es [T][N][V]; hstart [N][V]; gh, A, A2, dA [ntl][N][V]; the segment's
      * rows dt, dt u, u, dy, z, sig [ntl][T][V]; ddt, gB, accy [T][V]; dts, dec, hsig, hd_ddt,
      * hd_geh [T]; dbias, dD [ntl][V] */
-    const int64_t bwd = 2 * T * N * V + N * V + 4 * ntl * N * V + 6 * ntl * T * V + 3 * T * V + 5 * T + 2 * ntl * V;
+    const int64_t bwd = 2 * T * N * V + N * V + 4 * ntl * N * V + 6 * (ntl * (T * V + 16) + 16) + 3 * T * V + 5 * T + 2 * ntl * V;
     g->scr_floats = rup16(bwd + 64);
     g->thread_floats = g->acc_floats + g->scr_floats;
 }
@@ -348,12 +348,14 @@ static void fb_head_steps(const fb_geom *g, const scan_shape *s, const scan_tens
  * softplus'; in place later: gy over dy, dz over z, du over u, ddelta over sig (diag). */
 typedef struct {
     float *dtv, *dtu, *ub, *dyb, *zb, *sgb;
+    int64_t ts; /* floats from one tile's rows to the next's: T x 16 + 16, so that the rows of
+                   one step of the unit's tiles (and arrays) fall into different L1 sets */
 } fb_rows;
 
 /* Phase 1: the segment's rows of u, delta, dy, z, read row by row over the unit's tiles
  * (one contiguous run a row: rows D floats apart would otherwise land in a few cache sets) */
 static void fb_rows_in(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
-                       const fb_unit *un, int64_t bl0, int64_t tb, int64_t T, const float *dts, const fb_rows *r,
+                       const fb_unit *un, int64_t bl0, int64_t tb, const float *dts, const fb_rows *r,
                        const mb_exp_tab *tab)
 {
     const int64_t D = g->D, K = g->K;
@@ -362,7 +364,7 @@ static void fb_rows_in(const fb_geom *g, const scan_shape *s, const scan_tensors
         for (int64_t i = 0; i < un->ntl; i++) {
             const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
             const __mmask16 mk = fb_mask(m);
-            const int64_t o = (i * T + tt) * 16;
+            const int64_t o = i * r->ts + tt * 16;
             __m512 dt;
             if (g->head) {
                 dt = _mm512_set1_ps(dts[tt]);
@@ -392,7 +394,7 @@ static inline void fb_put(float *dst, __mmask16 mk, __m512 v)
 
 /* Phase 3: du, dz and (diag) ddelta out, row by row */
 static void fb_rows_out(const fb_geom *g, const scan_tensors *t, const scan_grads *gr, const fb_unit *un,
-                        int64_t bl0, int64_t tb, int64_t T, const fb_rows *r)
+                        int64_t bl0, int64_t tb, const fb_rows *r)
 {
     const int64_t D = g->D, K = g->K;
     for (int64_t tt = 0; tt < tb; tt++) {
@@ -400,7 +402,7 @@ static void fb_rows_out(const fb_geom *g, const scan_tensors *t, const scan_grad
         for (int64_t i = 0; i < un->ntl; i++) {
             const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
             const __mmask16 mk = fb_mask(m);
-            const int64_t o = (i * T + tt) * 16;
+            const int64_t o = i * r->ts + tt * 16;
             fb_put(gr->du + bl * D + c, mk, _mm512_load_ps(r->ub + o));
             if (t->z) fb_put(gr->dz + bl * D + c, mk, _mm512_load_ps(r->zb + o));
             if (!g->head) fb_put(gr->ddelta + bl * K + c, mk, _mm512_load_ps(r->sgb + o));
@@ -531,10 +533,12 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
     float *A2s = Ats + NT * N * 16; /* [NT][N][16] A log2(e) (diag) */
     float *dAs = A2s + NT * N * 16; /* [NT][N][16] dA (diag) */
     float *gh = dAs + NT * N * 16;  /* [NT][N][16] */
-    fb_rows r;                      /* [NT][T][16] each */
-    r.dtv = gh + NT * N * 16, r.dtu = r.dtv + NT * T * 16, r.ub = r.dtu + NT * T * 16;
-    r.dyb = r.ub + NT * T * 16, r.zb = r.dyb + NT * T * 16, r.sgb = r.zb + NT * T * 16;
-    float *ddt = r.sgb + NT * T * 16, *gB = ddt + T * 16, *accy = gB + T * 16; /* [T][16] */
+    fb_rows r;                      /* [NT][T][16] each, tile stride ts, array stride as */
+    r.ts = T * 16 + 16;
+    const int64_t as = NT * r.ts + 16;
+    r.dtv = gh + NT * N * 16, r.dtu = r.dtv + as, r.ub = r.dtu + as;
+    r.dyb = r.ub + as, r.zb = r.dyb + as, r.sgb = r.zb + as;
+    float *ddt = r.sgb + as, *gB = ddt + T * 16, *accy = gB + T * 16; /* [T][16] */
     float *dts = accy + T * 16, *dec = dts + T, *hsig = dec + T, *hd_ddt = hsig + T, *hd_geh = hd_ddt + T; /* [T] */
     float *vbias = hd_geh + T, *vD = vbias + NT * 16; /* [NT][16] */
     const bool head = g->head;
@@ -559,14 +563,14 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
             fb_head_steps(g, s, t, un, bl0, tb, dts, dec, hsig, tab);
             for (int64_t tt = 0; tt < tb; tt++) hd_ddt[tt] = hd_geh[tt] = 0.0f;
         }
-        fb_rows_in(g, s, t, gr, un, bl0, tb, T, dts, &r, tab);
+        fb_rows_in(g, s, t, gr, un, bl0, tb, dts, &r, tab);
         for (int64_t i = 0; i < ntl; i++) {
             const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
             float *ghi = gh + i * N * 16;
             const float *A2 = A2s + i * N * 16, *At = Ats + i * N * 16;
             float *dAt = dAs + i * N * 16;
-            float *dtv = r.dtv + i * T * 16, *dtu = r.dtu + i * T * 16, *ub = r.ub + i * T * 16;
-            float *gy = r.dyb + i * T * 16, *zb = r.zb + i * T * 16, *sgb = r.sgb + i * T * 16;
+            float *dtv = r.dtv + i * r.ts, *dtu = r.dtu + i * r.ts, *ub = r.ub + i * r.ts;
+            float *gy = r.dyb + i * r.ts, *zb = r.zb + i * r.ts, *sgb = r.sgb + i * r.ts;
             fb_pf pf = {.nrd = 0, .nwr = 0, .rows = sg > 0 ? g->Kc : 0};
             if (sg > 0) {
                 const int64_t r0 = bl0 - g->Kc, rsD = D * (int64_t)sizeof(float), rsK = K * (int64_t)sizeof(float);
@@ -643,7 +647,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
             _mm512_store_ps(vD + 16 * i, dD_v);
             _mm512_store_ps(vbias + 16 * i, dbias_v);
         }
-        fb_rows_out(g, t, gr, un, bl0, tb, T, &r);
+        fb_rows_out(g, t, gr, un, bl0, tb, &r);
         if (head)
             for (int64_t tt = 0; tt < tb; tt++) {
                 const float dd = (Ak * hd_geh[tt] + hd_ddt[tt]) * hsig[tt];
