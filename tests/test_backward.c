@@ -16,12 +16,7 @@
 #include "check.h"
 #include "common/mem.h"
 #include "kernels/scan.h"
-
-typedef struct {
-    const char *name;
-    bool softplus, bias, dskip, z, h0, h_last;
-    double dt_min, dt_max;
-} variant;
+#include "variant.h"
 
 static const variant variants[] = {
     {"bare", false, false, false, false, false, false, 1e-3, 1e-1},
@@ -116,10 +111,8 @@ int main(void)
                             scan_shape s = {.batch = 2, .seqlen = Ls[li], .channels = 39,
                                             .d_state = Ns[ni], .heads = a ? 3 : 39,
                                             .groups = gi ? 3 : 1,
-                                            .a_kind = a ? SCAN_A_HEAD : SCAN_A_DIAG,
-                                            .softplus = v->softplus, .has_bias = v->bias,
-                                            .has_dskip = v->dskip, .has_z = v->z, .has_h0 = v->h0,
-                                            .want_h_last = v->h_last};
+                                            .a_kind = a ? SCAN_A_HEAD : SCAN_A_DIAG};
+                            variant_apply(&s, v);
                             run_case(ki, k, &s, v, 1 + (int)(cases % 2), Ks[cases % 3], Ks[cases % 3],
                                      &skipped);
                             cases++;
@@ -141,9 +134,8 @@ int main(void)
             for (size_t vi = 0; vi < sizeof variants / sizeof *variants; vi++) {
                 const variant *v = &variants[vi];
                 scan_shape s = {.batch = 2, .seqlen = 37, .channels = 4 * 5, .d_state = 8, .heads = 4,
-                                .groups = 2, .a_kind = SCAN_A_HEAD, .softplus = v->softplus,
-                                .has_bias = v->bias, .has_dskip = v->dskip, .has_z = v->z, .has_h0 = v->h0,
-                                .want_h_last = v->h_last};
+                                .groups = 2, .a_kind = SCAN_A_HEAD};
+                variant_apply(&s, v);
                 run_case(ki, k, &s, v, 1 + (int)(ci % 2), 0, chunks[ci], &skipped);
                 cases++;
             }

@@ -8,12 +8,7 @@
 #include "check.h"
 #include "common/mem.h"
 #include "kernels/scan.h"
-
-typedef struct {
-    const char *name;
-    bool softplus, bias, dskip, z, h0, h_last;
-    double dt_min, dt_max;
-} variant;
+#include "variant.h"
 
 static const variant variants[] = {
     {"bare", false, false, false, false, false, false, 1e-3, 1e-1},
@@ -84,10 +79,8 @@ int main(void)
                             scan_shape s = {.batch = 2, .seqlen = Ls[li], .channels = 39,
                                             .d_state = Ns[ni], .heads = a ? 3 : 39,
                                             .groups = gi ? 3 : 1,
-                                            .a_kind = a ? SCAN_A_HEAD : SCAN_A_DIAG,
-                                            .softplus = v->softplus, .has_bias = v->bias,
-                                            .has_dskip = v->dskip, .has_z = v->z, .has_h0 = v->h0,
-                                            .want_h_last = v->h_last};
+                                            .a_kind = a ? SCAN_A_HEAD : SCAN_A_DIAG};
+                            variant_apply(&s, v);
                             /* alternate 1 and 2 threads so both paths are covered */
                             run_case(k, &s, v, 1 + (int)(cases % 2), &skipped);
                             cases++;
