@@ -54,6 +54,11 @@ int cmd_wants_help(int argc, char **argv);
 struct scan_kernel;
 const struct scan_kernel *cmd_kernel(const char *verb, const char *kname);
 
+/* An argument no flag of the verb took: the kernel name (the first positional, into
+ * *kname), else refused as an unknown flag or a second kernel. Returns 0, or 2 after one
+ * line on stderr ("mbench: VERB: ..."). */
+int cmd_kernel_arg(const char *verb, const char *arg, const char **kname);
+
 /* Prints "mbench: <msg>" on stderr and returns 2. */
 int cmd_usage_error(const char *msg);
 

@@ -70,6 +70,20 @@ int cmd_counter_set(mb_ctx *ctx, const char *list, cnt_set **out)
     return 0;
 }
 
+int cmd_kernel_arg(const char *verb, const char *arg, const char **kname)
+{
+    if (arg[0] == '-') {
+        fprintf(stderr, "mbench: %s: unknown flag \"%s\" (see mbench %s --help)\n", verb, arg, verb);
+        return 2;
+    }
+    if (*kname) {
+        fprintf(stderr, "mbench: %s: one kernel at a time (got \"%s\" and \"%s\")\n", verb, *kname, arg);
+        return 2;
+    }
+    *kname = arg;
+    return 0;
+}
+
 const scan_kernel *cmd_kernel(const char *verb, const char *kname)
 {
     if (!kname) {

@@ -68,13 +68,7 @@ int cmd_counters(mb_ctx *ctx, int argc, char **argv)
         else if (!strcmp(it.flag, "--ll")) {
             if (cli_value(&it, &err)) return cmd_usage_error(err.msg);
             ll = it.value;
-        } else if (it.flag[0] == '-') {
-            fprintf(stderr, "mbench: counters: unknown flag \"%s\" (see mbench counters --help)\n", it.flag);
-            return 2;
-        } else if (kname) {
-            fprintf(stderr, "mbench: counters: one kernel at a time (got \"%s\" and \"%s\")\n", kname, it.flag);
-            return 2;
-        } else kname = it.flag;
+        } else if (cmd_kernel_arg("counters", it.flag, &kname)) return 2;
     }
     const scan_kernel *k = cmd_kernel("counters", kname);
     if (!k) return 2;

@@ -45,13 +45,7 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         if (r > 0) continue;
         if (!strcmp(it.flag, "--json")) json = 1;
         else if (!strcmp(it.flag, "--no-calibrate")) autocal = 0;
-        else if (it.flag[0] == '-') {
-            fprintf(stderr, "mbench: run: unknown flag \"%s\" (see mbench run --help)\n", it.flag);
-            return 2;
-        } else if (kname) {
-            fprintf(stderr, "mbench: run: one kernel at a time (got \"%s\" and \"%s\")\n", kname, it.flag);
-            return 2;
-        } else kname = it.flag;
+        else if (cmd_kernel_arg("run", it.flag, &kname)) return 2;
     }
     const scan_kernel *k = cmd_kernel("run", kname);
     if (!k) return 2;
