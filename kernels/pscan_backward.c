@@ -250,21 +250,32 @@ int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_g
     return 0;
 }
 
-/* Per update: the inputs gy C (1) and the coefficient copy; per operator application
- * (one sweep of the same size as the forward's) 3 flops; the row pass: dC (2), dB (2),
- * gB (2), geh (2), ddt (2), dA (2) = 12. Exps: softplus, its sigmoid and silu per
- * (t, channel) (twice for the gate). */
+/* Counted from the loops above (dt itself, delta + bias and softplus, counts as exps only, as
+ * in the forward models; sigmoid(x) = 1 / (1 + exp(-x)) is 3 flops and an exp).
+ * Per update: gy C (1); the row pass dC (2), dB (2), gB (2), and where there is an h_{t-1}
+ * (not at t = 0 without h0) geh (2), ddt (2), dA (2): 13, or 7. Per operator application
+ * (the sweeps, as the forward's) 3. Per (b, t, channel): dDskip (2), dt u (1), gB u (2), du
+ * (3), ddelta (2), dbias (2) = 12; softplus' 3; with a gate, pass one's D u (1, with
+ * Dskip), C.h (2N), sigmoid (3), dz (6), gy (2) and the row pass's gy again (5). dh_last is
+ * added once and dh0 = deltaA G once per (b, channel, state); the per-thread accumulators
+ * of dA, dbias and dDskip are summed once each. Exps per (b, t, channel): softplus and its
+ * sigmoid, and silu's sigmoid twice (both passes) with a gate. */
 void scan_pscan_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
     const double upd = scan_shape_updates(s);
-    const double BLD = (double)s->batch * s->seqlen * s->channels;
+    const double BLD = (double)s->batch * s->seqlen * s->channels, BDN = (double)s->batch * s->channels * s->d_state;
     double apps = 0;
     int64_t s_top = 1;
     for (int64_t st = 1; 2 * st <= s->seqlen; st *= 2) apps += (double)pb_pairs(s->seqlen, 2 * st - 1, 2 * st), s_top = st;
     for (int64_t st = s_top; st >= 1; st /= 2) apps += (double)pb_pairs(s->seqlen, 3 * st - 1, 2 * st);
     apps *= (double)s->batch * s->channels * s->d_state;
-    c->flops = 13.0 * upd + 3.0 * apps + BLD * (10 + (s->has_z ? 2.0 * s->d_state + 12 : 0));
-    c->exps = BLD * (2 + (s->has_z ? 2 : 0));
+    scan_sizes z;
+    scan_shape_sizes(s, &z);
+    const double per_bld = 12 + (s->softplus ? 3 : 0) + (s->has_z ? 2.0 * s->d_state + 16 + (s->has_dskip ? 1 : 0) : 0);
+    c->flops = 13.0 * upd - (s->has_h0 ? 0 : 6.0 * BDN) + 3.0 * apps + BLD * per_bld +
+               BDN * ((s->want_h_last ? 1 : 0) + (s->has_h0 ? 1 : 0)) +
+               (double)pb_threads(o) * (double)(z.A + 2 * scan_shape_k(s));
+    c->exps = BLD * ((s->softplus ? 2 : 0) + (s->has_z ? 2 : 0));
     c->workspace = (double)scan_pscan_backward_workspace(s, o);
     /* saved read twice (h, deltaA), the workspace written once and swept, gradients once */
     c->bytes = 2.0 * (double)scan_pscan_saved_bytes(s, o) + 2.0 * c->workspace + 24.0 * apps +

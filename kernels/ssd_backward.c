@@ -500,34 +500,45 @@ int scan_ssd_backward(const scan_shape *s, const scan_tensors *t, const scan_gra
 
 // ---------------------------------------------------------------- cost
 
-/* Per chunk (q steps) and head, pass A: two N x P x q products (2 N q P each), w dt u and
- * E gy (3 q P); per (chunk, state, channel) the state's two scalings and the recurrence's
- * dot (4). Per chunk and group, pass B: four q x N x Dg products (8 q N Dg), C B^T (2 q^2 N),
- * dCB B and dCB^T C (4 q^2 N); per chunk and head: gy X^T and M^T gy (4 q^2 P, and M X with
- * a gate: 2 q^2 P), the masks (M, dM Lm, r, dCB, two sums: ~7 per entry of the lower
- * triangle), the cumulative sums (4 q). Per (b, t, channel): dt u, E gy, w X, gy.Y, w U,
- * X.U, du, u.dX, gy u (~20), the gate (3 + acc 2 + dz 6). Exps: the weights (6 q per chunk
- * and head), the masks (q(q+1)/2); per (t, head) softplus and its sigmoid; with a gate
- * silu per (t, channel) three times (gy in both passes, dz). Bytes: the inputs read twice
- * (both passes), the gradients written once, the entering states and their adjoints
- * written by pass A, the states read again by its backward walk, both read by pass B. */
+/* Counted from the loops above, with the forward's conventions (a product 2 m n k, a lower
+ * triangular one q(q+1) n; dt itself, delta + bias and softplus, counts as exps only;
+ * sigmoid(x) is 3 flops and an exp; the double sums count like the float ones).
+ * Pass A, per (batch, head, chunk of q): the two N x P x q products (4 N P q); the cumulative
+ * sum (2q), the weights' differences twice (2q), w dt (q); w dt u and E gy (2 q P); the
+ * entering state's decay (N P) and the backward's copy-dot-decay (3 N P), its dot's sum (N)
+ * and scale (1); with a gate, gy (5 per channel and step).
+ * Pass B, per (batch, chunk, group): C B^T (2 q^2 N), dCB B (lower: q(q+1) N), dCB^T C
+ * (2 q^2 N); per channel and step dt u and E gy (2), w X (1), and with a gate gy (5) and dz
+ * (9). Per head: the weights' differences (q); C Hin, Hin (E gy)^T, dH (w X)^T, B dH
+ * (8 N P q); gy.Y (2 q P) into dS (2q), with a gate acc = E Y + D u (3 q P); X.U and w U
+ * (3 q P), dS's w dw terms (4 (q-1) + 2); the mask's differences and products q(q+1); gy X^T
+ * and M^T gy (4 q^2 P), with a gate M X (lower: q(q+1) P); per entry below the diagonal
+ * dCB, r and the two dS terms (5), per diagonal entry 3; the reverse cumulative sum (q-1);
+ * per step u.dX, gy.u, du (7 P), ddt (3, softplus' 3 more), dA, dbias, dDskip (4).
+ * The partials: 3 adds per (batch, chunk, head). Exps: the weights (2q) three times per
+ * (chunk, head) (both walks and pass B), the masks (q(q+1)/2); per (t, head) softplus and
+ * its sigmoid; with a gate silu per (t, channel) three times (gy in both passes, dz).
+ * Bytes: the inputs read twice (both passes), the gradients written once, the entering
+ * states and their adjoints written by pass A, the states read again by its backward walk,
+ * both read by pass B. */
 void scan_ssd_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
     memset(c, 0, sizeof *c);
     if (sb_unsupported(s, o)) return;
     sb_geom g;
     sb_geom_init(&g, s, o);
+    const double N = (double)g.N, P = (double)g.P, Dg = (double)g.Dg, z = s->has_z ? 1 : 0;
     double flops = 0, exps = 0;
     for (int64_t ci = 0; ci < g.nc; ci++) {
         const double q = (double)(g.L - ci * g.Q < g.Q ? g.L - ci * g.Q : g.Q);
-        const double per_group = 8.0 * q * g.N * g.Dg + 6.0 * q * q * g.N;
-        const double per_head = 4.0 * g.N * q * g.P + 3.0 * q * g.P + (s->has_z ? 6.0 : 4.0) * q * q * g.P +
-                                7.0 * q * (q + 1) / 2 + 4.0 * q;
-        flops += g.B * (g.G * per_group + g.H * per_head);
+        const double walk = 4 * N * P * q + 5 * q + 2 * q * P + 4 * N * P + N + 1 + z * 5 * q * P;
+        const double group = 4 * q * q * N + q * (q + 1) * N + q * Dg * (3 + z * 14);
+        const double head = 8 * N * P * q + 12 * q * P + 4 * q * q * P + z * (3 * q * P + q * (q + 1) * P) +
+                            3.5 * q * q + 16.5 * q - 3 + (s->softplus ? 3 * q : 0);
+        flops += g.B * (g.H * (walk + head) + g.G * group + 3.0 * g.H);
         exps += g.B * g.H * (6.0 * q + q * (q + 1) / 2);
     }
     const double BL = (double)g.B * g.L, BLD = BL * g.D, st = (double)g.B * g.nc * g.N * g.D;
-    flops += 4.0 * st + BLD * (20.0 + (s->has_z ? 11.0 : 0.0));
     exps += BL * g.H * (s->softplus ? 2.0 : 0.0) + (s->has_z ? 3.0 * BLD : 0.0);
     c->flops = flops;
     c->exps = exps;

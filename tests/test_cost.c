@@ -1,6 +1,8 @@
 /* tests/test_cost.c: the cost models of pscan, ssd and fused (flops, exps, bytes,
- * workspace) against counts worked by hand on small shapes (the arithmetic is in the
- * comments), so a change to a kernel that forgets its cost model fails here. */
+ * workspace), and of every kernel's backward (flops, exps, bytes, saved bytes, backward
+ * workspace, a training step's extra memory), against counts worked by hand on small
+ * shapes (the arithmetic is in the comments), so a change to a kernel that forgets its cost
+ * model fails here. */
 #include <math.h>
 
 #include "check.h"
@@ -35,6 +37,144 @@ static scan_cost cost_of(const char *name, const scan_shape *s, int chunk)
         CHECK_NEAR((c).exps, e, 0, "exps");                                                 \
         CHECK_NEAR((c).bytes, b, 0, "bytes");                                               \
     } while (0)
+
+// ---------------------------------------------------------------- backward
+
+/* A kernel's backward cost, saved bytes and backward workspace on one thread (chunk and
+ * checkpoint interval as given); checks that cost.workspace is the backward workspace and
+ * that a training step's extra memory is saved + workspace + gradients. */
+static scan_cost bwd_cost_of(const char *name, const scan_shape *s, int chunk, int checkpoint, double *saved)
+{
+    const scan_kernel *k = scan_kernel_find(name);
+    scan_cost c = {0};
+    CHECK(k && k->backward_cost && k->saved_bytes && k->backward_workspace_bytes, "%s has a backward cost", name);
+    if (!k || !k->backward_cost) return c;
+    scan_opts o = {.threads = 1, .chunk = chunk, .checkpoint = checkpoint};
+    k->backward_cost(s, &o, &c);
+    *saved = (double)k->saved_bytes(s, &o);
+    CHECK(c.workspace == (double)k->backward_workspace_bytes(s, &o), "%s: backward cost.workspace", name);
+    CHECK(scan_train_extra_bytes(k, s, &o) == (int64_t)(*saved + c.workspace) + scan_grad_bytes(s),
+          "%s: training extra bytes", name);
+    return c;
+}
+
+/* Conventions (those of the forward models): a float or double add, multiply, divide or
+ * negation is a flop; dt itself (delta + bias, softplus) counts as exps only; sigmoid(x) =
+ * 1 / (1 + exp(-x)) is 3 flops and an exp; softplus and each sigmoid count one exp; a
+ * product is 2 m n k, a lower triangular one q(q+1) n.
+ * The shapes are main's: B=1 L=4 D=2 N=2 G=1, softplus, bias, Dskip, z, no h0 / h_last,
+ * one thread; updates 16, B*L*D = 8, B*D*N = 4; tensors 224 B (diag) / 188 B (head), and
+ * the gradients as many (dy instead of y): 224 / 188 B. */
+static void backward(scan_shape sd, scan_shape sh)
+{
+    double saved;
+
+    // ---- sequential. saved: deltaA and h, 2 x 16 floats = 128 B. workspace: per thread
+    // max(state row 16, accumulators dB, dC 2 x 8 + dA 4 (head 1) + dbias, dD 2 x 2 (head
+    // 2 x 1) + gh and zero rows 2 x 16 = 56 (head 51), rounded up to 64) = 64 floats = 256 B.
+    // exps per (t, channel): softplus, its sigmoid, sigmoid(z): 3 x 8 = 24.
+    // bytes: saved once, tensors and gradients once, the dB, dC accumulators written and
+    //   read: 128 + 224 + 224 + 2 x 2 x 8 x 4 = 704 (head 128 + 188 + 188 + 128 = 632).
+    // flops (not checked: reported to the lead, the model says 416 for both): per update
+    //   dC 2, g1 2, geh 2 + ddt 2 + dA 2 (head: geh 3), gB 2, dB 2, gh 1 = 15 (head 12);
+    //   per (t, channel) dDskip 2, dt u 1, ddt's gB u 2 (head A geh + gB u 3, dA 2), du 3,
+    //   ddelta 2, dbias 2 = 12 (head 15), softplus' 3, the gate D u 1 + C.h 4 + sigmoid 3
+    //   + dz 6 + gy 2 = 16; the reduction 2 x 8 + 4 + 4 (head 16 + 1 + 2):
+    //   diag 240 + 8 x 31 + 24 = 512, head 192 + 8 x 34 + 19 = 483.
+    scan_cost c = bwd_cost_of("sequential", &sd, 0, 0, &saved);
+    CHECK_NEAR(saved, 128, 0, "sequential saved");
+    CHECK_NEAR(c.workspace, 256, 0, "sequential backward workspace");
+    CHECK_NEAR(c.exps, 24, 0, "sequential backward exps");
+    CHECK_NEAR(c.bytes, 704, 0, "sequential backward bytes");
+    c = bwd_cost_of("sequential", &sh, 0, 0, &saved);
+    CHECK_NEAR(c.workspace, 256, 0, "sequential backward workspace, head");
+    CHECK_NEAR(c.bytes, 632, 0, "sequential backward bytes, head");
+
+    // ---- pscan. saved: deltaA and h, 128 B. workspace: coefficients and adjoint 2 x 16
+    // floats, accumulators dA 4 + dbias, dD 4 (head 1 + 2) rounded up to 16: 48 floats = 192 B.
+    // flops: per update gy C 1, dC 2, dB 2, gB 2 = 7, and geh 2, ddt 2, dA 2 where there is
+    //   an h_{t-1} (t >= 1: 12 of the 16 updates): 16 x 7 + 12 x 6 = 184; the sweeps 3 x 16
+    //   applications (as the forward) = 48; per (t, channel) dDskip 2, dt u 1, gB u 2, du 3,
+    //   ddelta 2, dbias 2, softplus' 3, the gate D u 1 + C.h 4 + sigmoid 3 + dz 6 + gy 2 and
+    //   gy again 5: 36 x 8 = 288; the accumulators 4 + 2 + 2 (head 1 + 1 + 1):
+    //   diag 184 + 48 + 288 + 8 = 528, head 523.
+    // exps per (t, channel): softplus, its sigmoid, sigmoid(z) twice: 4 x 8 = 32.
+    // bytes: saved read twice 256, workspace written and read 384, 24 B per application
+    //   384, tensors and gradients 448 (head 376): 1472 (head 1400).
+    c = bwd_cost_of("pscan", &sd, 0, 0, &saved);
+    EXPECT(c, 528, 32, 1472);
+    CHECK_NEAR(saved, 128, 0, "pscan saved");
+    CHECK_NEAR(c.workspace, 192, 0, "pscan backward workspace");
+    c = bwd_cost_of("pscan", &sh, 0, 0, &saved);
+    EXPECT(c, 523, 32, 1400);
+    /* with h0 and h_last: the 4 updates at t = 0 get their geh, ddt, dA (+24), dh_last is
+     * added (+4) and dh0 = deltaA G written (+4): 560 */
+    scan_shape sd2 = sd;
+    sd2.has_h0 = sd2.want_h_last = true;
+    c = bwd_cost_of("pscan", &sd2, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 560, 0, "pscan backward flops with h0 and h_last");
+    /* no softplus, no gate: no exps at all */
+    scan_shape sd3 = sd;
+    sd3.softplus = sd3.has_z = false;
+    CHECK_NEAR(bwd_cost_of("pscan", &sd3, 0, 0, &saved).exps, 0, 0, "pscan backward exps without softplus, z");
+
+    // ---- ssd (head), chunk 3: chunks of q = 3 and q = 1; H=1, P=2, N=2, G=1 (Dg 2).
+    // pass A, per chunk: the two N x P x q products 2 x 8q; the cumsum 2q, the weights'
+    //   differences 2 x q, w dt q; w dt u and E gy 2 x qP; the decay 4, copy-dot-decay
+    //   3 x 4, the dot's sum 2 and scale 1 = 19; gy 5 x qP:
+    //   q=3: 48 + 15 + 12 + 19 + 30 = 124;  q=1: 16 + 5 + 4 + 19 + 10 = 54
+    // pass B, per chunk and group: C B^T 2 q^2 N, dCB B q(q+1) N, dCB^T C 2 q^2 N; per
+    //   channel and step dt u, E gy 2 + w X 1 + gy 5 + dz 9 = 17:
+    //   q=3: 36 + 24 + 36 + 17 x 6 = 198;  q=1: 4 + 4 + 4 + 17 x 2 = 46
+    // pass B, per chunk and head: differences q; four N x P x q products 4 x 4q; gy.Y 2qP
+    //   and dS 2q; acc = E Y + D u 3qP; X.U, w U 3qP; w dw into dS 4 (q-1) + 2; the mask
+    //   q(q+1); gy X^T, M^T gy 2 x 2 q^2 P; M X q(q+1) P; below the diagonal 5 each
+    //   (q(q-1)/2 entries), on it 3 each; the reverse cumsum q-1; per step u.dX, gy.u, du
+    //   7P + ddt 3 + softplus' 3 + dA, dbias, dDskip 4 = 24:
+    //   q=3: 3 + 96 + 12 + 6 + 18 + 18 + 10 + 12 + 72 + 24 + 15 + 9 + 2 + 72 = 369
+    //   q=1: 1 + 32 + 4 + 2 + 6 + 6 + 2 + 2 + 8 + 4 + 0 + 3 + 0 + 24 = 94
+    // the partials: 3 per chunk = 6.  flops = 124 + 54 + 198 + 46 + 369 + 94 + 6 = 891
+    // exps: the weights 3 x 2q and the masks q(q+1)/2: 18 + 6 + 6 + 1 = 31; softplus and
+    //   sigmoid per step 8; silu three times per (t, channel) 24: 63
+    // bytes: tensors twice 376, gradients 188, the states and adjoints (2 chunks x N x D = 8
+    //   floats each) written by pass A, the states read by its walk back, both read by
+    //   pass B: 5 x 8 x 4 = 160: 724
+    // saved: nothing. workspace: Hs, dHs 2 x 16 (8 rounded up), dt 16 + S in double 2 x 16
+    //   (6), rec + 3 partials 4 x 16 (2), and a thread's scratch: pass B's 5 q^2 45 + 3 N Q 18
+    //   + 7 Q Dg 42 + 2 Hg Q 6 = 111 -> 112, its dS 2 x 3 doubles = 118, + 64 = 182 -> 192:
+    //   336 floats = 1344 B (more than the forward's 264).
+    c = bwd_cost_of("ssd", &sh, 3, 0, &saved);
+    EXPECT(c, 891, 63, 724);
+    CHECK_NEAR(saved, 0, 0, "ssd saved");
+    CHECK_NEAR(c.workspace, 1344, 0, "ssd backward workspace");
+
+    // ---- fused, checkpoint 64 (> L: one segment of 4). saved: the checkpoints, 1 segment
+    // x D x N = 4 floats = 16 B; checkpoint 2: 2 segments, 32 B.
+    // exps, diag: the recompute's exp per update 16, softplus and its sigmoid, sigmoid(z)
+    //   per (t, channel) 24: 40.  (head: per (t, head) softplus, sigmoid and exp(dt A) 3 x 4
+    //   = 12, sigmoid(z) per (t, channel) 8: 20; the model says 24, counting softplus and
+    //   its sigmoid per channel: reported to the lead, as are its flops, which count the
+    //   recompute at 6 (head 5) per update where it does 4 (head 3), the reverse walk's
+    //   head step at 11 where it does 10, and the two 16-lane reductions at 4 where they
+    //   take about 2.)
+    // bytes: the inputs read twice 448, the checkpoints once 16, the gradients 224: 688.
+    c = bwd_cost_of("fused", &sd, 0, 0, &saved);
+    CHECK_NEAR(saved, 16, 0, "fused saved");
+    CHECK_NEAR(c.exps, 40, 0, "fused backward exps");
+    CHECK_NEAR(c.bytes, 688, 0, "fused backward bytes");
+    bwd_cost_of("fused", &sd, 0, 2, &saved);
+    CHECK_NEAR(saved, 32, 0, "fused saved, checkpoint 2");
+#if defined(__AVX512F__)
+    /* workspace, AVX-512: one unit of one 16-lane tile, segment buffers of T = 64 steps:
+     * accumulators dB, dC 16 + dA 4 + dbias, dD 4 = 24 -> 32 (head 16 + 1 + 2 -> 32);
+     * states and decays 2 x 64 x 2 x 16 = 4096, segment start 32, gh, A, A2, dA 4 x 32 =
+     * 128, six rows 6 x 64 x 16 = 6144, ddt, gB, accy 3 x 1024 = 3072, five head rows 320,
+     * dbias, dD 32: 13824 + 64 = 13888; 13920 floats = 55680 B (more than the forward's) */
+    CHECK_NEAR(c.workspace, 55680, 0, "fused backward workspace");
+    c = bwd_cost_of("fused", &sh, 0, 0, &saved);
+    CHECK_NEAR(c.workspace, 55680, 0, "fused backward workspace, head");
+#endif
+}
 
 int main(void)
 {
@@ -107,5 +247,6 @@ int main(void)
     const scan_kernel *ssd = scan_kernel_find("ssd");
     scan_opts o1 = {.threads = 1};
     CHECK(ssd && ssd->unsupported(&sd, &o1) != NULL, "ssd refuses diag problems");
+    backward(sd, sh);
     return check_report("test_cost");
 }
