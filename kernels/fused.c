@@ -73,7 +73,7 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
      * tile's per-block buffers; head: per tile the state and the per-block buffers */
     const int64_t per = g->head ? g->seg_tiles * (g->N * FU_VL + 3 * FU_TB * FU_VL) + 5 * FU_TB
                                 : 2 * g->N * FU_VL;
-    const int64_t room = g->head ? FU_UNIT_FLOATS : FU_UNIT_FLOATS_DIAG - 3 * FU_TB * FU_VL;
+    const int64_t room = g->head ? FU_UNIT_FLOATS : FU_UNIT_FLOATS_DIAG - 7 * FU_TB * FU_VL;
     const int64_t cap = room / per > 1 ? room / per : 1;
     if (g->chunk_len > cap) g->chunk_len = cap;
     g->chunks = (inner + g->chunk_len - 1) / g->chunk_len;
@@ -81,10 +81,10 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     g->unit_tiles = g->head ? g->chunk_len * g->seg_tiles : g->chunk_len;
     /* head: hm [unit_tiles][N][VL]; dtv, dtu, yb [unit_tiles][TB][VL]; dts, dec, P, 1/P,
      * restart flags [heads of a unit][TB].
-     * diag: hm, A2 [unit_tiles][N][VL]; dtv, dtu, yb [TB][VL] (one tile at a time) */
+     * diag: hm, A2 [unit_tiles][N][VL]; dtv, dtu, yb [2][TB][VL] (two tiles at a time) */
     const int64_t heads = g->head ? g->chunk_len : 0;
     g->thread_floats = g->head ? (size_t)(g->N * FU_VL * g->unit_tiles + 3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads)
-                               : (size_t)(2 * g->N * FU_VL * g->unit_tiles + 3 * FU_TB * FU_VL);
+                               : (size_t)(2 * g->N * FU_VL * g->unit_tiles + 7 * FU_TB * FU_VL);
     g->thread_floats = (g->thread_floats + 15) / 16 * 16; /* keep each thread's block 64-byte aligned */
 }
 
@@ -194,16 +194,103 @@ static void fu_ckpt_store(const fu_geom *g, const fu_unit *un, const fu_ckpt *cp
 #if defined(__AVX512F__)
 // ---------------------------------------------------------------- AVX-512
 
+/* A diag tile's prologue for one block: dt = softplus(delta + bias) and dt u into the
+ * tile's per-block buffers. Row by row inside another tile's scan (fu_pro_row: the loads,
+ * which miss L1, and the prefetch of the same rows of the block after, since rows are D
+ * floats apart and the hardware prefetchers stop at pages), then softplus as one pass over
+ * the rows in L1 (fu_pro_pass): inside the scan's steps its ~70-cycle dependency chain held
+ * up retirement and cost more than the pass does. */
+typedef struct {
+    const float *delta, *u, *z; /* the tile's row at its block's first step; rows D apart */
+    float *dtv, *dtu;           /* [TB][16] out (softplus: delta + bias and u until the pass) */
+    __m512 bias;
+    int64_t rows;    /* rows of the block (0: nothing to do) */
+    int64_t pf_rows; /* rows whose row pf_off floats further on exists (prefetched) */
+    int64_t D, pf_off;
+    __mmask16 mk;
+    bool softplus;
+} fu_pro;
+
+static inline __attribute__((always_inline)) void fu_pro_row(const fu_pro *p, int64_t tt)
+{
+    const int64_t o = tt * p->D;
+    if (tt < p->pf_rows) {
+        _mm_prefetch((const char *)(p->delta + o + p->pf_off), _MM_HINT_T1);
+        _mm_prefetch((const char *)(p->u + o + p->pf_off), _MM_HINT_T1);
+        if (p->z) _mm_prefetch((const char *)(p->z + o + p->pf_off), _MM_HINT_T1);
+    }
+    const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(p->mk, p->delta + o), p->bias);
+    const __m512 u = _mm512_maskz_loadu_ps(p->mk, p->u + o);
+    _mm512_store_ps(p->dtv + 16 * tt, x);
+    _mm512_store_ps(p->dtu + 16 * tt, p->softplus ? u : _mm512_mul_ps(x, u));
+}
+
+static inline void fu_pro_pass(const fu_pro *p, const mb_exp_tab *tab)
+{
+    if (!p->softplus) return;
+    for (int64_t tt = 0; tt < p->rows; tt++) {
+        const __m512 dt = mb_softplus512(_mm512_load_ps(p->dtv + 16 * tt), tab);
+        _mm512_store_ps(p->dtv + 16 * tt, dt);
+        _mm512_store_ps(p->dtu + 16 * tt, _mm512_mul_ps(dt, _mm512_load_ps(p->dtu + 16 * tt)));
+    }
+}
+
+/* A diag tile's epilogue for one block: y = (y + D u) * silu(z), out to memory (full
+ * aligned lines streamed around the cache: no read of the line first). Row by row inside
+ * another tile's scan (fu_epi_row: + D u, and the loads of z into zb), then the gate as one
+ * pass (fu_epi_pass), for the same reason as the prologue's softplus. */
+typedef struct {
+    float *yb;          /* [TB][16] the scan's y */
+    float *zb;          /* [TB][16] the rows of z */
+    const float *u, *z; /* the tile's row at its block's first step */
+    float *y;
+    __m512 dsk;
+    int64_t rows, D;
+    __mmask16 mk;
+    bool dskip;
+} fu_epi;
+
+static inline __attribute__((always_inline)) void fu_y_out(const fu_epi *e, int64_t o, __m512 y)
+{
+    if (e->mk == 0xFFFF && !((uintptr_t)(e->y + o) & 63)) _mm512_stream_ps(e->y + o, y);
+    else _mm512_mask_storeu_ps(e->y + o, e->mk, y);
+}
+
+static inline __attribute__((always_inline)) void fu_epi_row(const fu_epi *e, int64_t tt)
+{
+    const int64_t o = tt * e->D;
+    __m512 y = _mm512_load_ps(e->yb + 16 * tt);
+    if (e->dskip) y = _mm512_fmadd_ps(e->dsk, _mm512_maskz_loadu_ps(e->mk, e->u + o), y);
+    if (!e->z) {
+        fu_y_out(e, o, y);
+        return;
+    }
+    _mm512_store_ps(e->yb + 16 * tt, y);
+    _mm512_store_ps(e->zb + 16 * tt, _mm512_maskz_loadu_ps(e->mk, e->z + o));
+}
+
+static inline void fu_epi_pass(const fu_epi *e, const mb_exp_tab *tab)
+{
+    if (!e->z) return;
+    for (int64_t tt = 0; tt < e->rows; tt++)
+        fu_y_out(e, tt * e->D, mb_silu_mul512(_mm512_load_ps(e->yb + 16 * tt), _mm512_load_ps(e->zb + 16 * tt), tab));
+}
+
 /* One register block of nb <= 16 states, diag: h[j] = exp(dt * A[j]) h[j] + dt u B[j];
- * y += C[j] h[j]. A2 [nb][16] holds A log2(e); hm [nb][16] the state in and out. */
+ * y += C[j] h[j]. A2 [nb][16] holds A log2(e); hm [nb][16] the state in and out.
+ * Row t of another tile's prologue (pro) and epilogue (epi), if given, run inside step t:
+ * the scan leaves FP add and load/store slots free, and their loads (rows of u, delta, z
+ * D floats apart) are issued a whole tile ahead of their use instead of stalling it. */
 static inline __attribute__((always_inline)) void
 fu_diag_block(const int nb, const int64_t tb, const float *A2, float *hm, const float *dtv,
               const float *dtu, const float *Bp, const float *Cp, int64_t stride, float *yb,
-              bool first, const mb_exp_tab *tab)
+              bool first, const mb_exp_tab *tab, const fu_pro *pro, const fu_epi *epi)
 {
     __m512 h[FU_NB];
     for (int j = 0; j < nb; j++) h[j] = _mm512_load_ps(hm + 16 * j);
     for (int64_t t = 0; t < tb; t++) {
+        if (pro && t < pro->rows) fu_pro_row(pro, t);
+        if (epi && t < epi->rows) fu_epi_row(epi, t);
         const __m512 dt = _mm512_load_ps(dtv + 16 * t), du = _mm512_load_ps(dtu + 16 * t);
         const float *bt = Bp + t * stride, *ct = Cp + t * stride;
         __m512 y0 = first ? _mm512_setzero_ps() : _mm512_load_ps(yb + 16 * t);
@@ -218,6 +305,11 @@ fu_diag_block(const int nb, const int64_t tb, const float *A2, float *hm, const 
         _mm512_store_ps(yb + 16 * t, _mm512_add_ps(y0, y1));
     }
     for (int j = 0; j < nb; j++) _mm512_store_ps(hm + 16 * j, h[j]);
+    /* rows the scan's block was too short for */
+    if (pro)
+        for (int64_t t = tb; t < pro->rows; t++) fu_pro_row(pro, t);
+    if (epi)
+        for (int64_t t = tb; t < epi->rows; t++) fu_epi_row(epi, t);
 }
 
 /* The same for head problems, where the decay a[t] is one scalar per step, so the state
@@ -301,12 +393,28 @@ fu_head_block2(const int nb, const int64_t tb, float *hm0, float *hm1, const flo
     }
 }
 
+static inline __mmask16 fu_lanes(int64_t m) { return m >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << m) - 1); }
+
+/* The prologue of the job (block of tb steps at t0, tile i of the unit) into dtv, dtu. */
+static fu_pro fu_pro_of(const fu_geom *g, const fu_unit *un, const scan_shape *s, const scan_tensors *t, int64_t t0,
+                        int64_t tb, int64_t i, float *dtv, float *dtu)
+{
+    const fu_tile tl = fu_tile_of(g, un, i, 16);
+    const int64_t o = (un->b * g->L + t0) * g->D + tl.c, next = g->L - t0 - tb;
+    fu_pro p = {.delta = t->delta + o, .u = t->u + o, .z = t->z ? t->z + o : NULL, .dtv = dtv, .dtu = dtu,
+                .rows = tb, .pf_rows = next < tb ? next : tb, .D = g->D, .pf_off = tb * g->D,
+                .mk = fu_lanes(tl.m), .softplus = s->softplus};
+    p.bias = t->delta_bias ? _mm512_maskz_loadu_ps(p.mk, t->delta_bias + tl.c) : _mm512_setzero_ps();
+    return p;
+}
+
 /* A diag unit walks time in blocks of (up to) FU_TB steps and, inside a block, tile after
- * tile: the tile's prologue (dt = softplus(delta + bias), dt u for its rows), its scan (16
- * states at a time in registers) and its epilogue (+ D u, * silu(z), y streamed out) run
- * back to back, so the loads and stores of one tile overlap the arithmetic of its
- * neighbours, and the per-block buffers are one tile's (6 KB, L1). The prologue also
- * prefetches the tile's rows of the next block (rows are D floats apart). */
+ * tile: a job is one (block, tile). Its prologue (dt = softplus(delta + bias), dt u for its
+ * rows), its scan (16 states at a time in registers) and its epilogue (+ D u, * silu(z), y
+ * streamed out) are software-pipelined: job k's scan runs the prologue of job k + 1 and the
+ * epilogue of job k - 1 row by row inside its steps (double buffers of one tile, 12 KB,
+ * L1), so their loads and softplus / silu overlap the scan instead of stalling it. The
+ * prologue also prefetches the tile's rows of the next block (rows are D floats apart). */
 static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
                              float *scr, const fu_ckpt *cp)
 {
@@ -314,11 +422,12 @@ static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_t
     const fu_unit un = fu_unit_of(g, unit);
     const int64_t b = un.b, ntl = un.ntl;
     const mb_exp_tab tab = mb_exp_tab_init();
-    float *hm = scr;                 /* [ntl][N][16] state */
-    float *A2 = hm + ntl * N * 16;   /* [ntl][N][16] A[c, n] log2(e) */
-    float *dtv = A2 + ntl * N * 16;  /* [TB][16] dt of the current tile */
-    float *dtu = dtv + FU_TB * 16;   /* [TB][16] dt * u */
-    float *yb = dtu + FU_TB * 16;    /* [TB][16] y before D u and the gate */
+    float *hm = scr;                /* [ntl][N][16] state */
+    float *A2 = hm + ntl * N * 16;  /* [ntl][N][16] A[c, n] log2(e) */
+    float *dtv = A2 + ntl * N * 16; /* [2][TB][16] dt of a job (even, odd jobs) */
+    float *dtu = dtv + 2 * FU_TB * 16; /* [2][TB][16] dt * u */
+    float *yb = dtu + 2 * FU_TB * 16;  /* [2][TB][16] y before D u and the gate */
+    float *zb = yb + 2 * FU_TB * 16;   /* [TB][16] split: z rows of the epilogue */
 
     // ---- the state in (transposed to [n][lane]) and the scaled A
     for (int64_t i = 0; i < ntl; i++) {
@@ -332,56 +441,52 @@ static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_t
                 a2[n * 16 + l] = t->A[(tl.c + l) * N + n] * MB_LOG2E;
             }
     }
-    const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a group's last tile */
-    const __mmask16 full = 0xFFFF, last = (__mmask16)((1u << seg_m) - 1);
+    const int64_t tb0 = fu_block_len(L, 0, cp);
+    fu_pro pro = fu_pro_of(g, &un, s, t, 0, tb0, 0, dtv, dtu);
+    for (int64_t tt = 0; tt < tb0; tt++) fu_pro_row(&pro, tt);
+    fu_pro_pass(&pro, &tab);
 
+    fu_epi epi = {0}; /* the epilogue of the previous job (rows 0: none yet) */
+    int64_t k = 0;    /* job number */
     for (int64_t t0 = 0, tb; t0 < L; t0 += tb) {
         tb = fu_block_len(L, t0, cp);
         const int64_t bl0 = b * L + t0;
-        for (int64_t i = 0; i < ntl; i++) {
+        for (int64_t i = 0; i < ntl; i++, k++) {
             const fu_tile tl = fu_tile_of(g, &un, i, 16);
-            const int64_t c = tl.c;
-            const __mmask16 mk = tl.m == 16 ? full : last;
-            const __m512 bias = t->delta_bias ? _mm512_maskz_loadu_ps(mk, t->delta_bias + c) : _mm512_setzero_ps();
-            // ---- prologue: dt and dt u for this tile's rows; prefetch its next rows
-            for (int64_t tt = 0; tt < tb; tt++) {
-                const int64_t o = (bl0 + tt) * D + c;
-                if (t0 + tb + tt < L) {
-                    const int64_t po = o + tb * D;
-                    _mm_prefetch((const char *)(t->delta + po), _MM_HINT_T1);
-                    _mm_prefetch((const char *)(t->u + po), _MM_HINT_T1);
-                    if (t->z) _mm_prefetch((const char *)(t->z + po), _MM_HINT_T1);
-                }
-                __m512 dt = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, t->delta + o), bias);
-                if (s->softplus) dt = mb_softplus512(dt, &tab);
-                _mm512_store_ps(dtv + 16 * tt, dt);
-                _mm512_store_ps(dtu + 16 * tt, _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, t->u + o)));
-            }
+            // ---- the next job's prologue, run inside this scan
+            float *dv1 = dtv + ((k + 1) & 1) * FU_TB * 16, *du1 = dtu + ((k + 1) & 1) * FU_TB * 16;
+            pro.rows = 0;
+            if (i + 1 < ntl) pro = fu_pro_of(g, &un, s, t, t0, tb, i + 1, dv1, du1);
+            else if (t0 + tb < L) pro = fu_pro_of(g, &un, s, t, t0 + tb, fu_block_len(L, t0 + tb, cp), 0, dv1, du1);
             // ---- the scan, one register block of states at a time
             const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
-            float *h = hm + i * N * 16;
-            const float *a2 = A2 + i * N * 16;
+            float *h = hm + i * N * 16, *y = yb + (k & 1) * FU_TB * 16;
+            const float *a2 = A2 + i * N * 16, *dv = dtv + (k & 1) * FU_TB * 16, *du = dtu + (k & 1) * FU_TB * 16;
             for (int64_t n0 = 0; n0 < N; n0 += FU_NB) {
                 const int nb = N - n0 < FU_NB ? (int)(N - n0) : FU_NB;
+                const fu_pro *pp = n0 == 0 ? &pro : NULL;
+                const fu_epi *ep = n0 == 0 ? &epi : NULL;
                 if (nb == FU_NB)
-                    fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dtv, dtu, Bp + n0, Cp + n0, G * N, yb, n0 == 0, &tab);
+                    fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0,
+                                  &tab, pp, ep);
                 else
-                    fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dtv, dtu, Bp + n0, Cp + n0, G * N, yb, n0 == 0, &tab);
+                    fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0,
+                                  &tab, pp, ep);
             }
-            // ---- epilogue: + D u, * silu(z), store y
-            const __m512 dsk = t->Dskip ? _mm512_maskz_loadu_ps(mk, t->Dskip + c) : _mm512_setzero_ps();
-            for (int64_t tt = 0; tt < tb; tt++) {
-                const int64_t o = (bl0 + tt) * D + c;
-                __m512 y = _mm512_load_ps(yb + 16 * tt);
-                if (t->Dskip) y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, t->u + o), y);
-                if (t->z) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, t->z + o), &tab));
-                /* full aligned lines of y go around the cache (no read of the line first) */
-                if (mk == full && !((uintptr_t)(t->y + o) & 63)) _mm512_stream_ps(t->y + o, y);
-                else _mm512_mask_storeu_ps(t->y + o, mk, y);
-            }
+            fu_epi_pass(&epi, &tab);
+            fu_pro_pass(&pro, &tab);
+            // ---- this job's epilogue runs inside the next one's scan
+            const int64_t eo = bl0 * D + tl.c;
+            epi.mk = fu_lanes(tl.m);
+            epi.yb = y, epi.u = t->u + eo, epi.z = t->z ? t->z + eo : NULL, epi.y = t->y + eo;
+            epi.dskip = t->Dskip != NULL;
+            epi.dsk = t->Dskip ? _mm512_maskz_loadu_ps(epi.mk, t->Dskip + tl.c) : _mm512_setzero_ps();
+            epi.rows = tb, epi.D = D, epi.zb = zb;
         }
         fu_ckpt_store(g, &un, cp, hm, t0 + tb, 16);
     }
+    for (int64_t tt = 0; tt < epi.rows; tt++) fu_epi_row(&epi, tt);
+    fu_epi_pass(&epi, &tab);
     // ---- the final state out
     if (t->h_last) fu_h_last_out(g, &un, hm, t, 16);
 }
@@ -528,9 +633,9 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 } else {
                     const float *dv = dtv + i * FU_TB * 16;
                     if (nb == FU_NB)
-                        fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab);
+                        fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab, NULL, NULL);
                     else
-                        fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab);
+                        fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab, NULL, NULL);
                 }
             }
         }
