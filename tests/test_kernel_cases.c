@@ -3,7 +3,8 @@
  * more threads than levels have pairs; ssd with L not a multiple of the chunk, chunk 1,
  * chunk > L, groups, and its refusal of diag problems; fused with state counts that are
  * not multiples of its 16-state register block, heads whose width is a multiple of the
- * vector width, more threads than work units, and an initial state. Each against the
+ * vector width, more threads than work units, and an initial state; sequential with
+ * thread shares that cut batch elements and rows larger than the last-level cache. Each against the
  * fp64 oracle within SCAN_TOLERANCE, y and the final state. */
 #include <math.h>
 #include <stdlib.h>
@@ -96,5 +97,14 @@ int main(void)
     scan_shape fb = shape(100, 96, 16, 3, 1, SCAN_A_HEAD);
     fb.batch = 3;
     run("fused", fb, 2, 0);
+    // ---- sequential: thread shares that start and end inside a batch element (diag and
+    // head, groups), and a workspace past the last-level cache (the non-temporal stores)
+    scan_shape sb = shape(33, 10, 16, 10, 2, SCAN_A_DIAG), sh = shape(33, 12, 7, 3, 3, SCAN_A_HEAD);
+    sb.batch = sh.batch = 3;
+    for (int th = 1; th <= 5; th += 2) {
+        run("sequential", sb, th, 0);
+        run("sequential", sh, th, 0);
+    }
+    run("sequential", shape(4096, 128, 16, 128, 1, SCAN_A_DIAG), 2, 0); /* 64 MiB of rows: streamed */
     return check_report("test_kernel_cases");
 }
