@@ -23,7 +23,7 @@
  * read row by row into the thread's buffers (phase 1: rows are D floats apart, and read a
  * tile at a time they fall into a few cache sets), each tile is recomputed and walked back
  * with states in registers and mbench's table exp (kernels/simd.h, as the forward), and
- * du, dz, ddelta go out row by row (phase 3, streamed); the next segment's rows are
+ * du, dz, ddelta go out row by row (phase 3, streamed, in the next segment's phase 1 loop); the next segment's rows are
  * prefetched one row a recompute step. dB and dC, sums over the 16 channels of a tile, go
  * through a transposing reduction tree (8 states at a time) into per-thread accumulators,
  * reduced once at the end. Other builds: the same algorithm one channel at a time in C. */
@@ -353,18 +353,46 @@ typedef struct {
                    one step of the unit's tiles (and arrays) fall into different L1 sets */
 } fb_rows;
 
+static inline void fb_put(float *dst, __mmask16 mk, __m512 v)
+{
+    /* full aligned lines go around the cache (no read of the line first) */
+    if (mk == 0xFFFF && !((uintptr_t)dst & 63)) _mm512_stream_ps(dst, v);
+    else
+        _mm512_mask_storeu_ps(dst, mk, v);
+}
+
+/* Phase 3: row tt of du, dz and (diag) ddelta out (row bl of the tensors) */
+static inline void fb_row_out(const fb_geom *g, const scan_tensors *t, const scan_grads *gr, const fb_unit *un,
+                              int64_t bl, int64_t tt, const fb_rows *r)
+{
+    const int64_t D = g->D, K = g->K;
+    for (int64_t i = 0; i < un->ntl; i++) {
+        const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
+        const __mmask16 mk = fb_mask(m);
+        const int64_t o = i * r->ts + tt * 16;
+        fb_put(gr->du + bl * D + c, mk, _mm512_load_ps(r->ub + o));
+        if (t->z) fb_put(gr->dz + bl * D + c, mk, _mm512_load_ps(r->zb + o));
+        if (!g->head) fb_put(gr->ddelta + bl * K + c, mk, _mm512_load_ps(r->sgb + o));
+    }
+}
+
 /* Phase 1: the segment's rows of u, delta, dy, z, read row by row over the unit's tiles
  * (one contiguous run a row: rows D floats apart would otherwise land in a few cache sets).
  * Each row's lines are prefetched FB_PFD rows ahead, into L1: the prefetch of the whole
  * segment during the previous one (fb_pf) alone left ~80% of this phase waiting on these
- * loads at L 2048 (every row is a new 4 KB page). */
+ * loads at L 2048 (every row is a new 4 KB page). The previous segment's outputs, still in
+ * the buffers (tbo rows from row out0), go out in the same loop, each row just before its
+ * slots are refilled: streamed in a phase of their own they waited ~10% of the time on the
+ * write-combining buffers, here they overlap the reads' latency. */
 static void fb_rows_in(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
-                       const fb_unit *un, int64_t bl0, int64_t tb, const float *dts, const fb_rows *r,
-                       const mb_exp_tab *tab)
+                       const fb_unit *un, int64_t bl0, int64_t tb, int64_t out0, int64_t tbo, const float *dts,
+                       const fb_rows *r, const mb_exp_tab *tab)
 {
-    const int64_t D = g->D, K = g->K;
-    for (int64_t tt = 0; tt < tb; tt++) {
+    const int64_t D = g->D, K = g->K, rows = tb > tbo ? tb : tbo;
+    for (int64_t tt = 0; tt < rows; tt++) {
         const int64_t bl = bl0 + tt;
+        if (tt < tbo) fb_row_out(g, t, gr, un, out0 + tt, tt, r);
+        if (tt >= tb) continue;
         if (tt + FB_PFD < tb)
             for (int64_t i = 0; i < un->ntl; i++) {
                 const int64_t c = un->c0 + 16 * i, bp = bl + FB_PFD;
@@ -392,32 +420,6 @@ static void fb_rows_in(const fb_geom *g, const scan_shape *s, const scan_tensors
             _mm512_store_ps(r->ub + o, u);
             _mm512_store_ps(r->dyb + o, _mm512_maskz_loadu_ps(mk, gr->dy + bl * D + c));
             if (t->z) _mm512_store_ps(r->zb + o, _mm512_maskz_loadu_ps(mk, t->z + bl * D + c));
-        }
-    }
-}
-
-static inline void fb_put(float *dst, __mmask16 mk, __m512 v)
-{
-    /* full aligned lines go around the cache (no read of the line first) */
-    if (mk == 0xFFFF && !((uintptr_t)dst & 63)) _mm512_stream_ps(dst, v);
-    else
-        _mm512_mask_storeu_ps(dst, mk, v);
-}
-
-/* Phase 3: du, dz and (diag) ddelta out, row by row */
-static void fb_rows_out(const fb_geom *g, const scan_tensors *t, const scan_grads *gr, const fb_unit *un,
-                        int64_t bl0, int64_t tb, const fb_rows *r)
-{
-    const int64_t D = g->D, K = g->K;
-    for (int64_t tt = 0; tt < tb; tt++) {
-        const int64_t bl = bl0 + tt;
-        for (int64_t i = 0; i < un->ntl; i++) {
-            const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
-            const __mmask16 mk = fb_mask(m);
-            const int64_t o = i * r->ts + tt * 16;
-            fb_put(gr->du + bl * D + c, mk, _mm512_load_ps(r->ub + o));
-            if (t->z) fb_put(gr->dz + bl * D + c, mk, _mm512_load_ps(r->zb + o));
-            if (!g->head) fb_put(gr->ddelta + bl * K + c, mk, _mm512_load_ps(r->sgb + o));
         }
     }
 }
@@ -568,6 +570,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
     float dA_h = 0.0f, dbias_h = 0.0f;
     const float Ak = head ? t->A[un->k] : 0.0f;
 
+    int64_t out0 = 0, tbo = 0; /* the rows whose outputs are still in the buffers */
     for (int64_t sg = g->nseg - 1; sg >= 0; sg--) {
         const int64_t t0 = sg * g->Kc, tb = L - t0 < g->Kc ? L - t0 : g->Kc;
         const int64_t bl0 = b * L + t0;
@@ -575,7 +578,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
             fb_head_steps(g, s, t, un, bl0, tb, dts, dec, hsig, tab);
             for (int64_t tt = 0; tt < tb; tt++) hd_ddt[tt] = hd_geh[tt] = 0.0f;
         }
-        fb_rows_in(g, s, t, gr, un, bl0, tb, dts, &r, tab);
+        fb_rows_in(g, s, t, gr, un, bl0, tb, out0, tbo, dts, &r, tab);
         for (int64_t i = 0; i < ntl; i++) {
             const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
             float *ghi = gh + i * N * 16;
@@ -659,7 +662,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
             _mm512_store_ps(vD + 16 * i, dD_v);
             _mm512_store_ps(vbias + 16 * i, dbias_v);
         }
-        fb_rows_out(g, t, gr, un, bl0, tb, &r);
+        out0 = bl0, tbo = tb;
         if (head)
             for (int64_t tt = 0; tt < tb; tt++) {
                 const float dd = (Ak * hd_geh[tt] + hd_ddt[tt]) * hsig[tt];
@@ -668,6 +671,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
                 dA_h += dts[tt] * hd_geh[tt];
             }
     }
+    for (int64_t tt = 0; tt < tbo; tt++) fb_row_out(g, t, gr, un, out0 + tt, tt, &r); /* the first segment's */
     // ---- the unit's shares of dh0 and of the parameter gradients
     for (int64_t i = 0; i < ntl; i++) {
         const int64_t c = un->c0 + 16 * i, m = un->left - 16 * i < 16 ? un->left - 16 * i : 16;
