@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <papi.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,65 @@ void machine_type_id(json_t *desc, char *hex, size_t len)
     free(text);
     json_decref(o);
     snprintf(hex, len, "%016llx", (unsigned long long)h);
+}
+
+/* One part of a description: its value as short text ("" when absent). */
+static void fact_text(json_t *desc, const char *key, char *buf, size_t len)
+{
+    json_t *v = json_object_get(desc, key);
+    if (!strcmp(key, "openblas_core")) v = json_object_get(json_object_get(desc, "openblas"), "core");
+    if (json_is_string(v)) snprintf(buf, len, "%s", json_string_value(v));
+    else if (v) {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        snprintf(buf, len, "%s", t ? t : "");
+        free(t);
+    } else buf[0] = 0;
+}
+
+int machine_type_diff(json_t *a, json_t *b, char *buf, size_t len)
+{
+    /* the parts of machine_type_id's hash, grouped by what a user changes to match them */
+    static const struct {
+        const char *key, *name;
+        int part;
+        bool show; /* short enough to quote both values */
+    } facts[] = {{"cpu", "cpu", MACHINE_DIFF_MACHINE, true},
+                 {"cpu_flags", "cpu flags", MACHINE_DIFF_MACHINE, false},
+                 {"topology", "topology", MACHINE_DIFF_MACHINE, false},
+                 {"openblas_core", "OpenBLAS core", MACHINE_DIFF_MACHINE, true},
+                 {"git_commit", "", MACHINE_DIFF_COMMIT, true},
+                 {"compiler", "compiler", MACHINE_DIFF_BUILD, true},
+                 {"flags", "flags", MACHINE_DIFF_BUILD, true}};
+    static const struct {
+        int part;
+        const char *name;
+    } parts[] = {{MACHINE_DIFF_MACHINE, "the machine"}, {MACHINE_DIFF_COMMIT, "the commit"},
+                 {MACHINE_DIFF_BUILD, "the build flags"}};
+    int mask = 0;
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t p = 0; p < sizeof parts / sizeof *parts; p++) {
+        int n = 0;
+        for (size_t i = 0; i < sizeof facts / sizeof *facts; i++) {
+            if (facts[i].part != parts[p].part) continue;
+            char va[512], vb[512];
+            fact_text(a, facts[i].key, va, sizeof va);
+            fact_text(b, facts[i].key, vb, sizeof vb);
+            if (!strcmp(va, vb)) continue;
+            mask |= parts[p].part;
+            const char *sep = n++ ? "; " : (off ? ", " : "");
+            if (off < len && n == 1) off += (size_t)snprintf(buf + off, len - off, "%s%s (", sep, parts[p].name);
+            else if (off < len) off += (size_t)snprintf(buf + off, len - off, "%s", sep);
+            if (off >= len) break;
+            if (facts[i].part == MACHINE_DIFF_COMMIT)
+                off += (size_t)snprintf(buf + off, len - off, "%.12s vs %.12s", va, vb);
+            else if (facts[i].show)
+                off += (size_t)snprintf(buf + off, len - off, "%s \"%.80s\" vs \"%.80s\"", facts[i].name, va, vb);
+            else off += (size_t)snprintf(buf + off, len - off, "%s", facts[i].name);
+        }
+        if (n && off < len) off += (size_t)snprintf(buf + off, len - off, ")");
+    }
+    return mask;
 }
 
 void machine_type_label(json_t *desc, char *buf, size_t len)

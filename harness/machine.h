@@ -27,4 +27,13 @@ void machine_type_id(json_t *desc, char *hex, size_t len);
 /* "AMD EPYC 9R45 (2 PUs)": a short label of a description for messages. */
 void machine_type_label(json_t *desc, char *buf, size_t len);
 
+/* Which parts of the machine type differ between descriptions a and b, for messages:
+ * "the machine (cpu \"X\" vs \"Y\")", "the commit (1a2b3c4d5e6f vs ...)", "the build
+ * flags (flags \"-O3\" vs \"-O2\")", joined by ", "; "" if none does. Returns a bitmask of
+ * MACHINE_DIFF_* (0 if none differs). */
+#define MACHINE_DIFF_MACHINE 1 /* cpu, cpu_flags, topology, OpenBLAS core */
+#define MACHINE_DIFF_COMMIT 2  /* git_commit */
+#define MACHINE_DIFF_BUILD 4   /* compiler, flags */
+int machine_type_diff(json_t *a, json_t *b, char *buf, size_t len);
+
 #endif

@@ -266,16 +266,24 @@ static int check_mixed(const csv_table *t, const int *src, const input *ins, mb_
         if (strcmp(k[i].key, k[i - 1].key) || !strcmp(k[i].type, k[i - 1].type)) continue;
         const int ra = k[i - 1].row, rb = k[i].row;
         const input *ia = &ins[src[ra]], *ib = &ins[src[rb]];
-        char la[300], lb[300], pa[300], pb[300];
-        machine_type_label(type_desc(ia, k[i - 1].type), la, sizeof la);
-        machine_type_label(type_desc(ib, k[i].type), lb, sizeof lb);
+        char la[300], lb[300], pa[300], pb[300], diff[1200];
+        json_t *da = type_desc(ia, k[i - 1].type), *db = type_desc(ib, k[i].type);
+        machine_type_label(da, la, sizeof la);
+        machine_type_label(db, lb, sizeof lb);
         run_label(t, ra, pa, sizeof pa);
         run_label(t, rb, pb, sizeof pb);
+        /* what differs decides what to do: other hardware stays apart; the same hardware
+         * under another build is re-measured with one build */
+        const int parts = machine_type_diff(da, db, diff, sizeof diff);
+        const char *todo = !parts || (parts & MACHINE_DIFF_MACHINE)
+                               ? "merge one machine type's directories, or pass --allow-mixed to keep the types apart"
+                               : "the same machine under two mbench builds: rerun one side's shards with the other's "
+                                 "build (one commit, one compiler and flags), or pass --allow-mixed to keep them apart";
         mb_fail(err, "two machine types in one plot (%s%s%s): %s was measured in %s on %s [type %s], %s in %s on "
-                          "%s [type %s]; merge one machine type's directories, or pass --allow-mixed to keep the "
-                          "types apart",
+                          "%s [type %s]; they differ in %s; %s",
                      k[i].key[0] == '|' ? "no axis" : "", k[i].key[0] == '|' ? "" : "axis ",
-                     k[i].key[0] == '|' ? "" : k[i].key, pa, ia->dir, la, k[i - 1].type, pb, ib->dir, lb, k[i].type);
+                     k[i].key[0] == '|' ? "" : k[i].key, pa, ia->dir, la, k[i - 1].type, pb, ib->dir, lb, k[i].type,
+                     parts ? diff : "nothing this mbench describes (older meta.json?)", todo);
         rc = MERGE_REFUSED;
     }
     for (int i = 0; i < nkeys; i++) free(k[i].key);

@@ -6,7 +6,8 @@
 # fits are recomputed and `mbench plot` draws it; identical duplicates are kept once; a
 # conflicting duplicate, shards of another scenario or partition, and a second machine
 # type (faked by editing a copy's meta.json and rows) are refused with exit status 2
-# naming the point and the directories, unless --allow-mixed keeps the series apart.
+# naming the point, the directories and which part of the machine type differs (machine,
+# commit or build flags), unless --allow-mixed keeps the series apart.
 . "$(dirname "$0")/lib.sh" "$@"
 tiny=(--set seqlen=16 --set channels=8 --set min_time=0.001 --no-calibrate)
 
@@ -136,21 +137,35 @@ expect 2 "point $cp \(.*\) kernel $ck was measured twice with different results:
 check '[ ! -e "$tmp/conflict" ]' "a refused merge wrote its directory"
 
 # ---- a second machine type (a copy whose meta.json and rows say another CPU)
-cp -r "$tmp/s1" "$tmp/s1m"
-python3 - "$tmp/s1m" <<'PY'
+fake_type() { # fake_type SRC DST TYPE KEY VALUE: a copy of SRC whose machine (KEY = VALUE) is type TYPE
+  cp -r "$1" "$2"
+  python3 - "$2" "$3" "$4" "$5" <<'PY'
 import csv, json, sys
-d = sys.argv[1]
+d, t, key, value = sys.argv[1:5]
 m = json.load(open(f"{d}/meta.json"))
-mach = dict(m["machine"]); mach["cpu"] = "Fake CPU 9000"; mach["hostname"] = "node-b"
-m["machine"] = mach; m["machine_type"] = "00000000000fa4e0"; m["machine_types"] = {"00000000000fa4e0": mach}
+mach = dict(m["machine"]); mach[key] = value; mach["hostname"] = "node-b"
+m["machine"] = mach; m["machine_type"] = t; m["machine_types"] = {t: mach}
 json.dump(m, open(f"{d}/meta.json", "w"), indent=2)
 rows = list(csv.DictReader(open(f"{d}/points.csv")))
-for r in rows: r["machine_type"] = "00000000000fa4e0"; r["host"] = "node-b"
+for r in rows: r["machine_type"] = t; r["host"] = "node-b"
 w = csv.DictWriter(open(f"{d}/points.csv", "w", newline=""), fieldnames=rows[0].keys(), lineterminator="\n")
 w.writeheader(); w.writerows(rows)
 PY
+}
+fake_type "$tmp/s1" "$tmp/s1m" 00000000000fa4e0 cpu "Fake CPU 9000"
 expect 2 "two machine types in one plot \(axis d_state\|\).*$tmp/s[01]m? on .*$tmp/s[01]m? on .*--allow-mixed" \
   merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed"
+# the message says which part of the machine type differs, and what to do about it
+expect 2 'they differ in the machine \(cpu "[^"]*" vs "[^"]*"\); merge one machine type' merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed"
+check '! "$mb" merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed" 2>&1 | grep -q "the commit\|the build flags"' \
+  "a CPU difference reported as a commit or build difference"
+fake_type "$tmp/s1" "$tmp/s1c" 00000000000c0417 git_commit 0123456789abcdef0123
+expect 2 "they differ in the commit \([0-9a-f]{12} vs [0-9a-f]{12}\); the same machine under two mbench builds: rerun" \
+  merge "$tmp/s0" "$tmp/s1c" --out "$tmp/mixed"
+check '"$mb" merge "$tmp/s0" "$tmp/s1c" --out "$tmp/mixed" 2>&1 | grep -q "0123456789ab"' "the commit message does not name the other commit"
+fake_type "$tmp/s1" "$tmp/s1f" 00000000000f1a95 flags "-O0 -fno-inline"
+expect 2 'they differ in the build flags \(flags "[^"]*" vs "[^"]*"\); the same machine under two mbench builds' \
+  merge "$tmp/s0" "$tmp/s1f" --out "$tmp/mixed"
 check '[ ! -e "$tmp/mixed" ]' "a refused mixed merge wrote its directory"
 "$mb" merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed" --allow-mixed >"$tmp/x.out" 2>&1; st=$?
 check '[ $st -eq 0 ] && grep -q "2 machine types: their rows are kept apart" "$tmp/x.out"' "--allow-mixed: $st $(tail -3 "$tmp/x.out")"
