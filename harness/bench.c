@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common/mem.h"
+#include "harness/interfere.h"
 
 /* Points whose oracle check would take longer than this many state updates are
  * checked on a reduced shape (batch 1, seqlen <= 64) with the same other sizes. */
@@ -248,6 +249,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     r->updates = scan_shape_updates(s);
     r->peak_rss_bytes = -1;
     r->grad_max_rel_err = NAN;
+    r->wait_share = r->cpu_speed = NAN;
     scan_opts o = opts_of(set);
     if (scan_shape_check(s, err)) return -1;
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
@@ -328,6 +330,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     /* what each call writes last: y (forward) or du (backward) */
     const float *out = train ? gb.g.du : p.t.y;
     mb_err kerr;
+    const double speed0 = interfere_cpu_speed(set->threads, cal);
     if (dir == BENCH_BACKWARD && k->forward_save(s, &p.t, &o, saved, ws, &kerr)) {
         result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
         goto done;
@@ -346,6 +349,8 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         goto done;
     }
     double total = 0;
+    interfere_mark im;
+    interfere_begin(&im, set->threads);
     while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
         if (r->reps == cap) {
             double *n = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
@@ -367,6 +372,9 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         total += b - a;
     }
     (void)sink;
+    r->wait_share = interfere_wait_share(&im);
+    r->cpu_speed = fmin(speed0, interfere_cpu_speed(set->threads, cal)); /* NaN only if both are */
+    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed);
     if (rss_ok) r->peak_rss_bytes = peak_rss();
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
 

@@ -66,6 +66,11 @@ typedef struct {
     double max_abs_err, max_rel_err;
     char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
     bool timer_warning;   /* shortest sample < 10x the timer resolution */
+    /* interference while the point ran (harness/interfere.h): the share of the timed
+     * section its threads waited for a CPU, the slowest thread's speed in probes before
+     * and after it over the calibrated one (NaN where not measurable), and the verdict */
+    double wait_share, cpu_speed;
+    bool disturbed;
     cnt_values counters;  /* per call, from the counted calls (counters.set NULL if none asked) */
     const struct cachesim_result *sim; /* the point's cache simulation (owned by the caller), or NULL */
     char sim_status[256];  /* "" (not asked), "ok", or why the point was not simulated */

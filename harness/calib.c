@@ -59,7 +59,7 @@ done:
 }
 
 #define FMA_CHAINS 12
-static double fma_kernel(int64_t iters)
+double calib_fma_flops(int64_t iters)
 {
 #if defined(__AVX512F__)
     __m512 acc[FMA_CHAINS];
@@ -106,7 +106,7 @@ static double measure_fma(int threads, double scale)
     for (int r = 0; r < 3; r++) {
         double flops = 0, t0 = bench_now();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
-        flops += fma_kernel(iters);
+        flops += calib_fma_flops(iters);
         double g = flops / (bench_now() - t0) * 1e-9;
         if (g > best) best = g;
     }

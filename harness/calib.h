@@ -5,6 +5,7 @@
 #define MB_CALIB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "harness/pin.h"
@@ -48,5 +49,9 @@ void calib_default_path(char *buf, size_t len);
 const calib_row *calib_row_for(const calib *c, int threads);
 /* The rate of an exp routine in a row, or 0 if not measured. */
 double calib_exp_rate(const calib *c, const calib_row *r, const char *routine);
+
+/* The FMA loop the calibration times (12 independent vector chains), run for iters
+ * iterations on the calling thread; returns the flops it did. */
+double calib_fma_flops(int64_t iters);
 
 #endif

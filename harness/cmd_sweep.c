@@ -478,7 +478,7 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     sigaction(SIGTERM, &sa, &old_term);
     const bool tty = isatty(2);
     const double t0 = bench_now();
-    int done_now = 0, nok = 0, nskip = 0, nfail = 0;
+    int done_now = 0, nok = 0, nskip = 0, nfail = 0, ndist = 0;
     char last[160] = "";
     for (int i = 0; i < npairs && !stop_signal; i++) {
         const scen_point *p = &pts[order[i].point];
@@ -538,9 +538,13 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         if (st == BENCH_OK) snprintf(last, sizeof last, "%s %s (CV %.1f%%)", k->name, tm, 100 * r.st.cv), nok++;
         else if (st == BENCH_SKIPPED) snprintf(last, sizeof last, "%s skipped", k->name), nskip++;
         else snprintf(last, sizeof last, "%s FAILED", k->name), nfail++;
-        if (!tty || st == BENCH_FAILED)
-            fprintf(stderr, "%s    -> %s%s%s\n", tty ? "\n" : "", bench_status_name(st), st == BENCH_OK ? " " : ": ",
-                    st == BENCH_OK ? tm : (brc ? err.msg : r.reason));
+        char dist[128] = "";
+        if (st == BENCH_OK && r.disturbed)
+            snprintf(dist, sizeof dist, "  DISTURBED (waited for a CPU %.0f%%, slowest CPU at %.0f%%)",
+                     100 * r.wait_share, 100 * r.cpu_speed), ndist++;
+        if (!tty || st == BENCH_FAILED || dist[0])
+            fprintf(stderr, "%s    -> %s%s%s%s\n", tty ? "\n" : "", bench_status_name(st), st == BENCH_OK ? " " : ": ",
+                    st == BENCH_OK ? tm : (brc ? err.msg : r.reason), dist);
         if (!brc) bench_result_free(&r);
         done_now++;
         if (wrc) {
@@ -568,6 +572,9 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     }
     fprintf(stderr, "mbench: %d run in %s: %d ok, %d skipped, %d failed; results in %s\n", done_now, el, nok, nskip,
             nfail, dir);
+    if (ndist)
+        fprintf(stderr, "mbench: %d of the ok runs DISTURBED (points.csv column disturbed; drawn hollow): other tasks "
+                        "or a slow virtual CPU took part of their time (docs/measurement.md)\n", ndist);
     if (stop_signal) {
         fprintf(stderr, "mbench: stopped by %s after %d of %d runs; continue with: mbench sweep --resume %s\n",
                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.nmine - todo + done_now, plan.nmine, dir);

@@ -222,7 +222,9 @@ static int write_data(set_ctx *c, mb_err *err)
             const int r = se->rows[j];
             double m = csv_num(c->t, r, "median_s"), lo = csv_num(c->t, r, "ci_low_s"),
                    hi = csv_num(c->t, r, "ci_high_s"), cf = csv_num(c->t, r, "ceiling_fraction");
-            bool noisy = !strcmp(csv_get(c->t, r, "noisy"), "true");
+            /* drawn hollow: a spread-out point, or one the machine disturbed */
+            bool noisy = !strcmp(csv_get(c->t, r, "noisy"), "true") ||
+                         !strcmp(csv_get(c->t, r, "disturbed"), "true");
             if (!isfinite(lo) || !isfinite(hi)) lo = hi = m; /* fewer than 6 reps: no CI, no bar */
             double sp = NAN, bm = NAN;
             if (base)

@@ -36,12 +36,17 @@ n=$((n+1))
 if ! python3 - "$json" <<'PY'
 import json, sys
 o = json.loads(sys.argv[1])
-keys = "kernel batch seqlen channels d_state heads groups a threads bind reps median_s ci_low_s ci_high_s min_s mean_s sd_s updates_per_s gflops gbps bound ceiling_fraction workspace_bytes max_abs_err max_rel_err check".split()
+keys = "kernel batch seqlen channels d_state heads groups a threads bind reps median_s ci_low_s ci_high_s min_s mean_s sd_s updates_per_s gflops gbps bound ceiling_fraction workspace_bytes max_abs_err max_rel_err check wait_share cpu_speed disturbed".split()
 missing = [k for k in keys if k not in o]
 assert not missing, missing
 assert o["check"] == "ok" and o["max_rel_err"] < 1e-4 and o["reps"] >= 3
 assert o["min_s"] <= o["median_s"] <= o["mean_s"] * 10
 assert abs(o["updates_per_s"] - 16*8*4 / o["median_s"]) < 1e-6 * o["updates_per_s"]
+# the interference measures (harness/interfere.h): a share of the timed time, a speed
+# ratio (null without a calibration), a verdict
+assert isinstance(o["wait_share"], float) and o["wait_share"] >= 0
+assert o["cpu_speed"] is None or o["cpu_speed"] > 0
+assert isinstance(o["disturbed"], bool)
 PY
 then echo "FAIL: --json keys/values"; fails=$((fails+1)); fi
 

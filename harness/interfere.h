@@ -1,0 +1,50 @@
+/* harness/interfere.h: did the machine give a point's threads their CPUs while it was
+ * timed? Two measures that need no hardware counters, recorded with every point:
+ *
+ *   wait_share  the time the point's pinned threads spent runnable but waiting for a CPU
+ *               (the run-queue delay of /proc/thread-self/schedstat), over threads x the
+ *               wall time of the timed repetitions: other tasks of this (guest) system
+ *               took the CPUs. 0 on a quiet system.
+ *   cpu_speed   the FMA rate each pinned thread reaches in a short probe (~2 ms) just
+ *               before the warm-up and just after the timed repetitions, the slowest of
+ *               them, over the calibrated one-thread FMA rate: below 1 when the CPU
+ *               itself delivers less than at calibration (on a VM: a host that gives the
+ *               virtual CPU less of a physical core, an SMT sibling busy, a lower clock).
+ *               The guest does not see that as waiting, only as slowness.
+ *
+ * A point is "disturbed" when wait_share > INTERFERE_MAX_WAIT or cpu_speed <
+ * INTERFERE_MIN_SPEED (docs/measurement.md has the figures that set them). */
+#ifndef MB_INTERFERE_H
+#define MB_INTERFERE_H
+
+#include <stdbool.h>
+
+#include "harness/calib.h"
+
+#define INTERFERE_MAX_WAIT 0.05
+#define INTERFERE_MIN_SPEED 0.8
+#define INTERFERE_MAX_THREADS 256
+
+/* The state at the start of a timed section. */
+typedef struct {
+    int threads;
+    bool ok;                              /* schedstat readable by every thread */
+    double wall;                          /* seconds, CLOCK_MONOTONIC */
+    double wait[INTERFERE_MAX_THREADS];   /* each team thread's run-queue delay so far, s */
+} interfere_mark;
+
+/* Reads every team thread's run-queue delay (an OpenMP region of `threads` threads: the
+ * pinned team the kernel runs on). */
+void interfere_begin(interfere_mark *m, int threads);
+
+/* The wait share since interfere_begin (NaN where schedstat cannot be read). */
+double interfere_wait_share(const interfere_mark *m);
+
+/* The slowest team thread's FMA rate in a ~2 ms probe, over the calibrated one-thread
+ * rate (NaN without a calibration). */
+double interfere_cpu_speed(int threads, const calib *cal);
+
+/* wait_share and cpu_speed as a verdict; NaN measures do not count. */
+bool interfere_disturbed(double wait_share, double cpu_speed);
+
+#endif
