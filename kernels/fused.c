@@ -653,7 +653,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                     const __m512 dsk = g->head ? _mm512_set1_ps(t->Dskip[tl.k]) : _mm512_maskz_loadu_ps(mk, t->Dskip + tl.c);
                     y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, urow + tl.c), y);
                 }
-                if (zrow) y = _mm512_mul_ps(y, mb_silu512(_mm512_maskz_loadu_ps(mk, zrow + tl.c), &tab));
+                if (zrow) y = mb_silu_mul512(y, _mm512_maskz_loadu_ps(mk, zrow + tl.c), &tab);
                 /* full aligned lines of y go around the cache (no read of the line first) */
                 if (mk == full && !((uintptr_t)(yrow + tl.c) & 63)) _mm512_stream_ps(yrow + tl.c, y);
                 else _mm512_mask_storeu_ps(yrow + tl.c, mk, y);

@@ -31,40 +31,43 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-/* The tables as registers: 2^(j/32), j = 0..31 (two registers, the scan's exp); 2^(j/16)
- * (one register, the exp of softplus and silu); 1/(1 + i/16) rounded to float and
- * -log of that float, i = 0..15 (log1p in softplus). */
+/* The table 2^(j/32), j = 0..31, as two registers (the scan's exp). */
 typedef struct {
-    __m512 lo, hi, t16, linv, llog;
+    __m512 lo, hi;
 } mb_exp_tab;
+
+/* 2^(j/32) rounded to float */
+static const float mb_exp_t32[32] __attribute__((aligned(64))) = {
+    1.000000000e+00f, 1.021897197e+00f, 1.044273734e+00f, 1.067140460e+00f,
+    1.090507746e+00f, 1.114386797e+00f, 1.138788581e+00f, 1.163724899e+00f,
+    1.189207077e+00f, 1.215247393e+00f, 1.241857767e+00f, 1.269050956e+00f,
+    1.296839595e+00f, 1.325236678e+00f, 1.354255557e+00f, 1.383909941e+00f,
+    1.414213538e+00f, 1.445180774e+00f, 1.476826191e+00f, 1.509164453e+00f,
+    1.542210817e+00f, 1.575980902e+00f, 1.610490322e+00f, 1.645755529e+00f,
+    1.681792855e+00f, 1.718619347e+00f, 1.756252170e+00f, 1.794709086e+00f,
+    1.834008098e+00f, 1.874167681e+00f, 1.915206552e+00f, 1.957144141e+00f};
+/* 2^(j/16) (the exp of softplus and silu); 1/(1 + i/16) rounded to float and -log of the
+ * rounded value, from double (log1p in softplus). Loaded where used, not kept in
+ * registers: a scan loop next to them needs every register it has. */
+static const float mb_exp_t16[16] __attribute__((aligned(64))) = {
+    1.000000000e+00f, 1.044273734e+00f, 1.090507746e+00f, 1.138788581e+00f,
+    1.189207077e+00f, 1.241857767e+00f, 1.296839595e+00f, 1.354255557e+00f,
+    1.414213538e+00f, 1.476826191e+00f, 1.542210817e+00f, 1.610490322e+00f,
+    1.681792855e+00f, 1.756252170e+00f, 1.834008098e+00f, 1.915206552e+00f};
+static const float mb_log1p_inv16[16] __attribute__((aligned(64))) = {
+    1.000000000e+00f, 9.411764741e-01f, 8.888888955e-01f, 8.421052694e-01f,
+    8.000000119e-01f, 7.619047761e-01f, 7.272727489e-01f, 6.956521869e-01f,
+    6.666666865e-01f, 6.399999857e-01f, 6.153846383e-01f, 5.925925970e-01f,
+    5.714285970e-01f, 5.517241359e-01f, 5.333333611e-01f, 5.161290169e-01f};
+static const float mb_log1p_log16[16] __attribute__((aligned(64))) = {
+    0.000000000e+00f, 6.062461808e-02f, 1.177830249e-01f, 1.718502492e-01f,
+    2.231435329e-01f, 2.719337046e-01f, 3.184536994e-01f, 3.629054725e-01f,
+    4.054650664e-01f, 4.462871253e-01f, 4.855077863e-01f, 5.232481360e-01f,
+    5.596157312e-01f, 5.947071314e-01f, 6.286085844e-01f, 6.613985300e-01f};
 
 static inline mb_exp_tab mb_exp_tab_init(void)
 {
-    /* 2^(j/32) rounded to float */
-    static const float t[32] __attribute__((aligned(64))) = {
-        1.000000000e+00f, 1.021897197e+00f, 1.044273734e+00f, 1.067140460e+00f,
-        1.090507746e+00f, 1.114386797e+00f, 1.138788581e+00f, 1.163724899e+00f,
-        1.189207077e+00f, 1.215247393e+00f, 1.241857767e+00f, 1.269050956e+00f,
-        1.296839595e+00f, 1.325236678e+00f, 1.354255557e+00f, 1.383909941e+00f,
-        1.414213538e+00f, 1.445180774e+00f, 1.476826191e+00f, 1.509164453e+00f,
-        1.542210817e+00f, 1.575980902e+00f, 1.610490322e+00f, 1.645755529e+00f,
-        1.681792855e+00f, 1.718619347e+00f, 1.756252170e+00f, 1.794709086e+00f,
-        1.834008098e+00f, 1.874167681e+00f, 1.915206552e+00f, 1.957144141e+00f};
-    /* 1/(1 + i/16) rounded to float, and -log of the rounded value (from double) */
-    static const float inv[16] __attribute__((aligned(64))) = {
-        1.000000000e+00f, 9.411764741e-01f, 8.888888955e-01f, 8.421052694e-01f,
-        8.000000119e-01f, 7.619047761e-01f, 7.272727489e-01f, 6.956521869e-01f,
-        6.666666865e-01f, 6.399999857e-01f, 6.153846383e-01f, 5.925925970e-01f,
-        5.714285970e-01f, 5.517241359e-01f, 5.333333611e-01f, 5.161290169e-01f};
-    static const float lg[16] __attribute__((aligned(64))) = {
-        0.000000000e+00f, 6.062461808e-02f, 1.177830249e-01f, 1.718502492e-01f,
-        2.231435329e-01f, 2.719337046e-01f, 3.184536994e-01f, 3.629054725e-01f,
-        4.054650664e-01f, 4.462871253e-01f, 4.855077863e-01f, 5.232481360e-01f,
-        5.596157312e-01f, 5.947071314e-01f, 6.286085844e-01f, 6.613985300e-01f};
-    const __m512 lo = _mm512_load_ps(t), hi = _mm512_load_ps(t + 16);
-    /* 2^(j/16) = 2^(2j/32): the even entries */
-    const __m512 t16 = _mm512_permutex2var_ps(lo, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), hi);
-    return (mb_exp_tab){lo, hi, t16, _mm512_load_ps(inv), _mm512_load_ps(lg)};
+    return (mb_exp_tab){_mm512_load_ps(mb_exp_t32), _mm512_load_ps(mb_exp_t32 + 16)};
 }
 
 /* 2^y for y <= 0 (y >= -131072 for the index; anything below -150 gives 0 anyway). */
@@ -112,12 +115,12 @@ static inline __m512 mb_log1p01_512(__m512 e)
  * (vpermps takes half the FMA-pipe time of vpermt2ps on this Zen 5), for the exps of
  * softplus and silu, whose error does not accumulate over time steps. Max rel err 6e-7
  * for |y| < 2^14 (y <= 128; below -150 it gives 0). */
-static inline __attribute__((always_inline)) __m512 mb_exp2_t16_512(__m512 y, const mb_exp_tab *tb)
+static inline __attribute__((always_inline)) __m512 mb_exp2_t16_512(__m512 y)
 {
     /* 1.5 * 2^19: adding it (rounding down) leaves floor(16 y) in the low mantissa bits */
     const __m512i j = _mm512_castps_si512(_mm512_add_round_ps(y, _mm512_set1_ps(786432.0f), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
     const __m512 r = _mm512_reduce_ps(y, (4 << 4) | 0x08 | 0x01);
-    const __m512 T = _mm512_permutexvar_ps(j, tb->t16);
+    const __m512 T = _mm512_permutexvar_ps(j, _mm512_load_ps(mb_exp_t16));
     const __m512 p = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.2454939783f), r, _mm512_set1_ps(0.693023324f)), r,
                                      _mm512_set1_ps(1.000000477f));
     return _mm512_scalef_ps(_mm512_mul_ps(T, p), y);
@@ -132,11 +135,13 @@ static inline __attribute__((always_inline)) __m512 mb_exp2_t16_512(__m512 y, co
  * 17 of exp + reciprocal + atanh series. */
 static inline __m512 mb_softplus512(__m512 x, const mb_exp_tab *tb)
 {
-    const __m512 e = mb_exp2_t16_512(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(-MB_LOG2E)), tb);
+    (void)tb;
+    const __m512 e = mb_exp2_t16_512(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(-MB_LOG2E)));
     /* 2^19 + floor(16 e) / 16: i in the low mantissa bits */
     const __m512i i = _mm512_castps_si512(_mm512_add_round_ps(_mm512_min_ps(e, _mm512_set1_ps(0x1.fffffep-1f)),
                                                               _mm512_set1_ps(524288.0f), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-    const __m512 v = _mm512_permutexvar_ps(i, tb->linv), lv = _mm512_permutexvar_ps(i, tb->llog);
+    const __m512 v = _mm512_permutexvar_ps(i, _mm512_load_ps(mb_log1p_inv16));
+    const __m512 lv = _mm512_permutexvar_ps(i, _mm512_load_ps(mb_log1p_log16));
     const __m512 q = _mm512_fmadd_ps(e, v, _mm512_sub_ps(v, _mm512_set1_ps(1.0f)));
     __m512 c = _mm512_fmadd_ps(q, _mm512_set1_ps(-0.2266834229f), _mm512_set1_ps(0.3324422836f));
     c = _mm512_fmadd_ps(q, c, _mm512_set1_ps(-0.4999889731f));
@@ -150,7 +155,8 @@ static inline __m512 mb_softplus512(__m512 x, const mb_exp_tab *tb)
  * (tests/test_exp.c). */
 static inline __m512 mb_silu_mul512(__m512 y, __m512 z, const mb_exp_tab *tb)
 {
-    const __m512 e = mb_exp2_t16_512(_mm512_min_ps(_mm512_mul_ps(z, _mm512_set1_ps(-MB_LOG2E)), _mm512_set1_ps(200.0f)), tb);
+    (void)tb;
+    const __m512 e = mb_exp2_t16_512(_mm512_min_ps(_mm512_mul_ps(z, _mm512_set1_ps(-MB_LOG2E)), _mm512_set1_ps(200.0f)));
     return _mm512_div_ps(_mm512_mul_ps(y, z), _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
 }
 
