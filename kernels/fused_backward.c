@@ -280,7 +280,10 @@ static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz, c
     const __m512 one = _mm512_set1_ps(1.0f);
     const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)), tab);
     const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
-    const __m512 sg = _mm512_div_ps(_mm512_mask_mov_ps(one, neg, e), _mm512_add_ps(one, e)); /* sigmoid(z) */
+    const __m512 den = _mm512_add_ps(one, e); /* in [1, 2]: rcp14 and one Newton step */
+    __m512 rc = _mm512_rcp14_ps(den);
+    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, one), rc);
+    const __m512 sg = _mm512_mul_ps(_mm512_mask_mov_ps(one, neg, e), rc); /* sigmoid(z) */
     const __m512 ds = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));    /* silu'(z) */
     *dz = _mm512_mul_ps(_mm512_mul_ps(dy, acc), ds);
     return _mm512_mul_ps(dy, _mm512_mul_ps(z, sg));
