@@ -23,8 +23,9 @@
  * read row by row into the thread's buffers (phase 1: rows are D floats apart, and read a
  * tile at a time they fall into a few cache sets), each tile is recomputed and walked back
  * with states in registers and mbench's table exp (kernels/simd.h, as the forward), and
- * du, dz, ddelta go out row by row (phase 3, streamed, in the next segment's phase 1 loop); the next segment's rows are
- * prefetched one row a recompute step. dB and dC, sums over the 16 channels of a tile, go
+ * du, dz, ddelta go out row by row (phase 3, streamed, inside the next segment's phase 1
+ * loop); phase 1 prefetches its rows FB_PFD rows ahead, and the next segment's rows are
+ * also prefetched one row a recompute step. dB and dC, sums over the 16 channels of a tile, go
  * through a transposing reduction tree (8 states at a time) into per-thread accumulators,
  * reduced once at the end. Other builds: the same algorithm one channel at a time in C. */
 #include <math.h>
