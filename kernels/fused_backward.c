@@ -323,7 +323,7 @@ static inline __m256 fb_reduce8(const __m512 v[8])
 static inline __m512 fb_softplus_sig512(__m512 x, __m512 *sig, const mb_exp_tab *tab)
 {
     const __m512 sp = mb_softplus512(x, tab);
-    *sig = mb_exp2_t16_512(_mm512_mul_ps(_mm512_sub_ps(x, sp), _mm512_set1_ps(MB_LOG2E)), tab);
+    *sig = mb_exp2_t16_512(_mm512_mul_ps(_mm512_sub_ps(x, sp), _mm512_set1_ps(MB_LOG2E)));
     return sp;
 }
 
