@@ -249,7 +249,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     r->updates = scan_shape_updates(s);
     r->peak_rss_bytes = -1;
     r->grad_max_rel_err = NAN;
-    r->wait_share = r->cpu_speed = NAN;
+    r->wait_share = r->cpu_speed = r->mem_speed = NAN;
     scan_opts o = opts_of(set);
     if (scan_shape_check(s, err)) return -1;
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
@@ -293,6 +293,9 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         if (r->status != BENCH_OK) return 0;
     }
 
+    // ---- the machine's speed before (probes: harness/interfere.h; before the peak-RSS reset)
+    const double speed0 = interfere_cpu_speed(set->threads, cal), mem0 = interfere_mem_speed(set->threads, cal);
+
     // ---- allocate and first-touch (untimed, reported on its own)
     const bool rss_ok = peak_rss_reset();
     double t0 = bench_now();
@@ -330,7 +333,6 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     /* what each call writes last: y (forward) or du (backward) */
     const float *out = train ? gb.g.du : p.t.y;
     mb_err kerr;
-    const double speed0 = interfere_cpu_speed(set->threads, cal);
     if (dir == BENCH_BACKWARD && k->forward_save(s, &p.t, &o, saved, ws, &kerr)) {
         result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
         goto done;
@@ -372,10 +374,11 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         total += b - a;
     }
     (void)sink;
+    if (rss_ok) r->peak_rss_bytes = peak_rss(); /* before the probes allocate */
     r->wait_share = interfere_wait_share(&im);
     r->cpu_speed = fmin(speed0, interfere_cpu_speed(set->threads, cal)); /* NaN only if both are */
-    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed);
-    if (rss_ok) r->peak_rss_bytes = peak_rss();
+    r->mem_speed = fmin(mem0, interfere_mem_speed(set->threads, cal));
+    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed, r->mem_speed);
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
 
     // ---- counted calls, separate from the timed ones (counting never distorts a time)

@@ -67,9 +67,9 @@ typedef struct {
     char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
     bool timer_warning;   /* shortest sample < 10x the timer resolution */
     /* interference while the point ran (harness/interfere.h): the share of the timed
-     * section its threads waited for a CPU, the slowest thread's speed in probes before
+     * section its threads waited for a CPU, the slowest thread's speed and the memory's in probes before
      * and after it over the calibrated one (NaN where not measurable), and the verdict */
-    double wait_share, cpu_speed;
+    double wait_share, cpu_speed, mem_speed;
     bool disturbed;
     cnt_values counters;  /* per call, from the counted calls (counters.set NULL if none asked) */
     const struct cachesim_result *sim; /* the point's cache simulation (owned by the caller), or NULL */

@@ -41,7 +41,7 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
     r->max_abs_err = r->max_rel_err = r->grad_max_rel_err = NAN;
     r->ceiling_fraction = r->bound_s = NAN;
     r->peak_rss_bytes = -1;
-    r->wait_share = r->cpu_speed = NAN;
+    r->wait_share = r->cpu_speed = r->mem_speed = NAN;
     r->updates = scan_shape_updates(s);
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
     mb_err serr;
@@ -103,7 +103,7 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
     // ---- warm-up, then timed repetitions; OpenBLAS gets the point's threads meanwhile
     openblas_set_num_threads(set->threads);
     volatile float sink = 0;
-    const double speed0 = interfere_cpu_speed(set->threads, cal);
+    const double speed0 = interfere_cpu_speed(set->threads, cal), mem0 = interfere_mem_speed(set->threads, cal);
     if (dir == BENCH_BACKWARD && block_forward(b, x, out, true, &kerr)) goto kfail;
     for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
         if (dir != BENCH_BACKWARD && block_forward(b, x, out, train, &kerr)) goto kfail;
@@ -139,7 +139,8 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
     (void)sink;
     r->wait_share = interfere_wait_share(&im);
     r->cpu_speed = fmin(speed0, interfere_cpu_speed(set->threads, cal)); /* NaN only if both are */
-    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed);
+    r->mem_speed = fmin(mem0, interfere_mem_speed(set->threads, cal));
+    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed, r->mem_speed);
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
     if (stats_summarize(r->samples, r->reps, &r->st, err)) {
         rc = -1;

@@ -5,15 +5,21 @@
  *               (the run-queue delay of /proc/thread-self/schedstat), over threads x the
  *               wall time of the timed repetitions: other tasks of this (guest) system
  *               took the CPUs. 0 on a quiet system.
- *   cpu_speed   the FMA rate each pinned thread reaches in a short probe (~2 ms) just
- *               before the warm-up and just after the timed repetitions, the slowest of
- *               them, over the calibrated one-thread FMA rate: below 1 when the CPU
+ *   cpu_speed   the FMA rate each pinned thread reaches in a short probe (best of three
+ *               of ~1 ms) just before the warm-up and just after the timed repetitions,
+ *               the slowest thread, the lower of the two probes, over the calibrated
+ *               one-thread FMA rate: below 1 when the CPU
  *               itself delivers less than at calibration (on a VM: a host that gives the
  *               virtual CPU less of a physical core, an SMT sibling busy, a lower clock).
  *               The guest does not see that as waiting, only as slowness.
+ *   mem_speed   the calibration's stream triad on 96 MiB (past the L3), best of three,
+ *               before and after, the lower, over the calibrated triad rate for the
+ *               team's thread count: below 1 when the memory system delivers less (on a
+ *               shared host: other tenants' traffic), which no CPU probe sees.
  *
- * A point is "disturbed" when wait_share > INTERFERE_MAX_WAIT or cpu_speed <
- * INTERFERE_MIN_SPEED (docs/measurement.md has the figures that set them). */
+ * A point is "disturbed" when wait_share > INTERFERE_MAX_WAIT, cpu_speed <
+ * INTERFERE_MIN_SPEED or mem_speed < INTERFERE_MIN_MEM (docs/measurement.md has the
+ * figures that set them). */
 #ifndef MB_INTERFERE_H
 #define MB_INTERFERE_H
 
@@ -23,6 +29,7 @@
 
 #define INTERFERE_MAX_WAIT 0.05
 #define INTERFERE_MIN_SPEED 0.8
+#define INTERFERE_MIN_MEM 0.7
 #define INTERFERE_MAX_THREADS 256
 
 /* The state at the start of a timed section. */
@@ -40,11 +47,15 @@ void interfere_begin(interfere_mark *m, int threads);
 /* The wait share since interfere_begin (NaN where schedstat cannot be read). */
 double interfere_wait_share(const interfere_mark *m);
 
-/* The slowest team thread's FMA rate in a ~2 ms probe, over the calibrated one-thread
- * rate (NaN without a calibration). */
+/* The slowest team thread's FMA rate in a probe (best of three of ~1 ms), over the
+ * calibrated one-thread rate (NaN without a calibration). */
 double interfere_cpu_speed(int threads, const calib *cal);
 
-/* wait_share and cpu_speed as a verdict; NaN measures do not count. */
-bool interfere_disturbed(double wait_share, double cpu_speed);
+/* The team's triad rate over the calibrated one for that many threads (NaN without a
+ * calibration row for exactly `threads`). Allocates and touches 96 MiB, then frees it. */
+double interfere_mem_speed(int threads, const calib *cal);
+
+/* The measures as a verdict; NaN measures do not count. */
+bool interfere_disturbed(double wait_share, double cpu_speed, double mem_speed);
 
 #endif

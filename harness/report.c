@@ -53,6 +53,7 @@ json_t *report_json(const bench_result *r)
     json_object_set_new(o, "cv", num(r->reps ? r->st.cv : NAN));
     json_object_set_new(o, "wait_share", num(r->reps ? r->wait_share : NAN));
     json_object_set_new(o, "cpu_speed", num(r->reps ? r->cpu_speed : NAN));
+    json_object_set_new(o, "mem_speed", num(r->reps ? r->mem_speed : NAN));
     json_object_set_new(o, "disturbed", json_boolean(r->reps && r->disturbed));
     json_object_set_new(o, "updates", num(r->updates));
     json_object_set_new(o, "updates_per_s", num(r->reps ? r->updates_per_s : NAN));
@@ -178,12 +179,15 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
         fprintf(f, "  peak RSS    %.1f MiB while the point ran (process-wide; needs %.1f MiB by count)\n",
                 r->peak_rss_bytes / 1048576.0, r->memory_bytes / 1048576.0);
     if (r->timer_warning) fprintf(f, "  warning     shortest sample is under 10x the timer resolution\n");
-    fprintf(f, "  machine     threads waited for a CPU %.1f%% of the timed time; slowest thread at %.0f%% of "
-               "the calibrated FMA rate in probes before and after%s\n",
-            100 * r->wait_share, 100 * r->cpu_speed, isnan(r->cpu_speed) ? " (no calibration)" : "");
+    fprintf(f, "  machine     threads waited for a CPU %.1f%% of the timed time; in probes before and after:\n"
+               "              slowest thread at %.0f%% of the calibrated FMA rate, memory at %.0f%% of the "
+               "calibrated triad%s\n",
+            100 * r->wait_share, 100 * r->cpu_speed, 100 * r->mem_speed,
+            isnan(r->cpu_speed) ? " (no calibration)" : "");
     if (r->disturbed)
         fprintf(f, "  warning     DISTURBED: the machine did not give this point its CPUs (other tasks, or a slow\n"
-                   "              virtual CPU): the time is not the kernel's alone (docs/measurement.md)\n");
+                   "              virtual CPU, or other tenants' memory traffic): the time is not the kernel's\n"
+                   "              alone (docs/measurement.md)\n");
     if (r->counters.set) cnt_values_text(f, &r->counters, r->updates);
 }
 

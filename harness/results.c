@@ -19,7 +19,7 @@ const char *const results_point_cols[] = {
     "softplus", "delta_bias", "dskip", "z", "h0", "h_last", "direction",
     "threads", "bind", "binding", "chunk", "seed",
     "reps", "median_s", "ci_low_s", "ci_high_s", "min_s", "max_s", "mean_s", "sd_s", "cv", "noisy",
-    "wait_share", "cpu_speed", "disturbed",
+    "wait_share", "cpu_speed", "mem_speed", "disturbed",
     "updates", "updates_per_s", "gflops", "gbps", "exps_per_s", "flops", "exps", "bytes",
     "bound", "bound_s", "ceiling_fraction", "workspace_bytes", "first_touch_s",
     "memory_bytes", "peak_rss_bytes", "saved_bytes", "checkpoint",

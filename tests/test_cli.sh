@@ -36,7 +36,7 @@ n=$((n+1))
 if ! python3 - "$json" <<'PY'
 import json, sys
 o = json.loads(sys.argv[1])
-keys = "kernel batch seqlen channels d_state heads groups a threads bind reps median_s ci_low_s ci_high_s min_s mean_s sd_s updates_per_s gflops gbps bound ceiling_fraction workspace_bytes max_abs_err max_rel_err check wait_share cpu_speed disturbed".split()
+keys = "kernel batch seqlen channels d_state heads groups a threads bind reps median_s ci_low_s ci_high_s min_s mean_s sd_s updates_per_s gflops gbps bound ceiling_fraction workspace_bytes max_abs_err max_rel_err check wait_share cpu_speed mem_speed disturbed".split()
 missing = [k for k in keys if k not in o]
 assert not missing, missing
 assert o["check"] == "ok" and o["max_rel_err"] < 1e-4 and o["reps"] >= 3
@@ -46,6 +46,7 @@ assert abs(o["updates_per_s"] - 16*8*4 / o["median_s"]) < 1e-6 * o["updates_per_
 # ratio (null without a calibration), a verdict
 assert isinstance(o["wait_share"], float) and o["wait_share"] >= 0
 assert o["cpu_speed"] is None or o["cpu_speed"] > 0
+assert o["mem_speed"] is None or o["mem_speed"] > 0
 assert isinstance(o["disturbed"], bool)
 PY
 then echo "FAIL: --json keys/values"; fails=$((fails+1)); fi

@@ -42,7 +42,7 @@ cols = pts[0].keys()
 for k in ["kernel", "status", "batch", "seqlen", "channels", "d_state", "threads", "reps", "median_s", "ci_low_s",
           "ci_high_s", "min_s", "mean_s", "sd_s", "cv", "updates_per_s", "gflops", "gbps", "bound",
           "ceiling_fraction", "max_rel_err", "check", "point", "noisy", "order", "wait_share", "cpu_speed",
-          "disturbed"]:
+          "mem_speed", "disturbed"]:
     assert k in cols, k
 shared = [k for k in js if k in cols]
 assert len(shared) >= 30, shared
@@ -52,8 +52,8 @@ for p in pts:
         assert p["check"] == "ok" and float(p["max_rel_err"]) < 1e-4
         assert int(p["reps"]) >= 6 and float(p["ci_low_s"]) <= float(p["median_s"]) <= float(p["ci_high_s"])
         assert p["noisy"] == ("true" if float(p["cv"]) > 0.05 else "false")
-        w, sp = float(p["wait_share"]), float(p["cpu_speed"] or "nan")
-        assert w >= 0 and p["disturbed"] == ("true" if w > 0.05 or sp < 0.8 else "false"), p
+        w, sp, ms = float(p["wait_share"]), float(p["cpu_speed"] or "nan"), float(p["mem_speed"] or "nan")
+        assert w >= 0 and p["disturbed"] == ("true" if w > 0.05 or sp < 0.8 or ms < 0.7 else "false"), p
     else:
         assert p["reason"], p
 assert sorted(int(p["order"]) for p in pts) == list(range(len(pts)))
