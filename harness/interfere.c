@@ -5,8 +5,9 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
-#include "common/mem.h"
 #include "harness/bench.h"
 
 // ---------------------------------------------------------------- run-queue delay
@@ -82,12 +83,24 @@ double interfere_cpu_speed(int threads, const calib *cal)
     return probe_gflops(threads) / one->fma_gflops;
 }
 
+/* One probe array of bytes (a multiple of 2 MiB), on 2 MiB pages where the kernel gives
+ * them (first touch of 4 KiB pages runs at 0.3-0.7 GB/s on this VM, of 2 MiB pages 1-2
+ * GB/s: docs/measurement.md), or NULL. */
+static float *probe_array(size_t bytes)
+{
+    void *p = aligned_alloc((size_t)2 << 20, bytes);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 /* The calibration's triad a = b + s c on three arrays of 32 MiB (96 MiB, past the L3),
  * first-touched by the team, best of three passes, in GB/s; 0 if out of memory. */
 static double probe_triad_gbps(int threads)
 {
     const int64_t n = (int64_t)1 << 23;
-    float *a = mb_alloc((size_t)n * 4), *b = mb_alloc((size_t)n * 4), *c = mb_alloc((size_t)n * 4);
+    float *a = probe_array((size_t)n * 4), *b = probe_array((size_t)n * 4), *c = probe_array((size_t)n * 4);
     double best = 0;
     if (!a || !b || !c) goto done;
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -103,7 +116,7 @@ static double probe_triad_gbps(int threads)
     volatile float sink = a[n / 2];
     (void)sink;
 done:
-    mb_free(a), mb_free(b), mb_free(c);
+    free(a), free(b), free(c);
     return best;
 }
 
