@@ -743,19 +743,55 @@ int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_g
     return 0;
 }
 
-/* Counted per state update (diag): the recompute (6 flops, one exp, as the forward without
- * y unless the gate needs it), the reverse walk (g1 2, dC 1, e h 1, geh 1, ddt 2, dA 2,
- * gB 2, dB 1, gh 1 = 13) and the two reductions over the 16 lanes of a tile (~2 adds per
- * sum); head problems take no exp and no dA per update. */
+/* Counted from the code (an FMA is 2 flops; softplus, each exp and its argument's scaling
+ * by log2 e count as one exp and no flop; delta + bias is part of dt; a reciprocal estimate
+ * counts 1 and its Newton step 4; lanes beyond the problem's channels or steps are not
+ * counted).
+ * AVX-512 path, per state update: the recompute, e = exp(dt A) (1, diag only: head takes
+ * it per step and head) and h = e h + dt u B (3), + C.h for the gate (2); the reverse
+ * walk g1 (2), gy h (1), g1 e h_{t-1} (2), diag ddt (2) and dA (2) or head ddt (1), gB
+ * (2), g1 dt u (1), gh = g1 e (1) = 13 (head 10); the two 16-lane trees of dC and dB,
+ * each summing a tile's channels into the accumulator: 1 add per channel each.
+ * Per (t, channel): dt u (1); diag softplus' = exp(x - softplus(x)) (1); the gate, with z:
+ * y = D u + C.h (2, + 1 per further block of 16 states), e = exp(-|z|) (1), 1 + e,
+ * rcp14, Newton, sigmoid (7), silu' (4), dz (2), gy (2); dD (2); ddt and gB summed over
+ * the blocks of 8 states (2 per block); du (3); diag ddelta (3) and dbias (1), head the
+ * per-head sums of ddt and gB u (3). Per (t, head): softplus' (1) and dt A (1);
+ * ddelta (3), dbias (1), dA (2). Per unit: diag dA, dbias, dD into the thread's
+ * accumulators (B D N + 2 B D), head dD's lanes (B D) and dA, dbias (2 B H). The sum of
+ * the per-thread accumulators: threads x (2 BLGN + |A| + 2K).
+ * Portable path: per update the recompute exp(dt A) (1 + an exp) and h (3), the reverse
+ * walk as sequential's diag one (15, head too); per (t, channel) dt u twice (2),
+ * softplus' as 1 / (1 + exp(-x)) (3), the gate (12 + 2N), dD (2), ddt += gB u (2), du (3),
+ * ddelta and dbias from ddt softplus' (4); softplus twice, its sigmoid, sigmoid(z) and the
+ * recompute's exp per update as exps. */
 void scan_fused_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
     fb_geom g;
     fb_geom_init(&g, s, o);
-    const double upd = scan_shape_updates(s), BLD = (double)s->batch * s->seqlen * s->channels;
-    const bool head = s->a_kind == SCAN_A_HEAD;
-    c->flops = (head ? 5.0 : 6.0) * upd + (s->has_z ? 2.0 * upd : 0) + (head ? 11.0 : 13.0) * upd + 4.0 * upd +
-               BLD * (10 + (s->has_z ? 10 : 0));
-    c->exps = (head ? 0 : upd) + BLD * ((s->softplus ? 2 : 0) + (s->has_z ? 1 : 0));
+    const double upd = scan_shape_updates(s), BL = (double)s->batch * s->seqlen;
+    const double BLD = BL * s->channels, BLK = BL * (double)g.K, N = (double)s->d_state;
+    const bool head = s->a_kind == SCAN_A_HEAD, sp = s->softplus, gate = s->has_z;
+    const double reduce = (double)fb_threads(o) * (2.0 * g.nBm + g.nA + 2.0 * g.K);
+#if defined(__AVX512F__)
+    const double blk16 = (double)((s->d_state + 15) / 16), blk8 = (double)((s->d_state + FB_NB - 1) / FB_NB);
+    const double per_upd = (head ? 3 : 4) + (gate ? 2 : 0) + (head ? 10 : 13) + 2;
+    const double per_tc = 1 + (!head && sp ? 1 : 0) + (gate ? 2 + (blk16 - 1) + 1 + 7 + 4 + 2 + 2 : 0) + 2 +
+                          2 * blk8 + 3 + 3 + (head ? 0 : 1);
+    const double per_tk = head ? (sp ? 1 : 0) + 1 + 3 + 1 + 2 : 0;
+    const double per_unit = head ? BLD / s->seqlen + 2.0 * s->batch * g.K
+                                 : (double)s->batch * s->channels * (N + 2);
+    c->flops = per_upd * upd + per_tc * BLD + per_tk * BLK + per_unit + reduce;
+    /* diag: the recompute's exp per update, softplus and softplus' per (t, channel); head:
+     * softplus, softplus' and exp(dt A) per (t, head); sigmoid(z) per (t, channel) */
+    c->exps = head ? BLK * ((sp ? 2 : 0) + 1) : upd + BLD * (sp ? 2 : 0);
+    c->exps += gate ? BLD : 0;
+#else
+    const double per_tc = 2 + (sp ? 3 : 0) + (gate ? 12 + 2 * N : 0) + 2 + 2 + 3 + 4;
+    c->flops = 19.0 * upd + per_tc * BLD + reduce;
+    c->exps = upd + BLD * ((sp ? 3 : 0) + (gate ? 1 : 0));
+    (void)head, (void)BLK;
+#endif
     c->workspace = (double)scan_fused_backward_workspace(s, o);
     /* inputs read twice (recompute, reverse), checkpoints once, gradients written once */
     c->bytes = 2.0 * (double)scan_shape_tensor_bytes(s) + (double)scan_fused_saved_bytes(s, o) +

@@ -359,17 +359,29 @@ static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_g
     return 0;
 }
 
+/* Counted from seq_backward (an FMA is 2 flops; dt = softplus(delta + bias) counts as an
+ * exp only; sigmoid(x) = 1 / (1 + exp(-x)) is 3 flops and an exp):
+ *   per update: dC += gy h (2), g1 = gh + gy C (2), gh = g1 a (1), gB += g1 B (2),
+ *     dB += g1 dt u (2); diag: geh = g1 a h_{t-1} (2), ddt += A geh (2), dA += dt geh (2)
+ *     = 15; head: geh += g1 a h_{t-1} (3) = 12
+ *   per (t, channel): dD += gy u (2), dt u (1), du = gy D + dt gB (3), dd += ddt softplus'
+ *     (2); diag ddt += gB u (2), head ddt = A geh + gB u (3) and dA += dt geh (2); the
+ *     softplus' sigmoid (3, softplus: it and softplus are taken per channel, head too); the
+ *     gate: D u (1), C.h (2N), sigmoid(z) (3), dz (6), gy *= z sigmoid (2)
+ *   per (t, dt entry): dbias += dd (1)
+ *   the sum of the per-thread accumulators: threads x (2 BLGN + |A| + 2K) adds. */
 static void seq_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
     const double upd = scan_shape_updates(s);
-    const double BLD = (double)s->batch * s->seqlen * s->channels;
+    const double BL = (double)s->batch * s->seqlen, BLD = BL * s->channels, BLK = BL * (double)scan_shape_k(s);
+    const bool head = s->a_kind == SCAN_A_HEAD;
     const int threads = o->threads > 0 ? o->threads : 1;
     scan_sizes z;
     scan_shape_sizes(s, &z);
-    /* per update: dC (2), gh + gy C (2), a h_{t-1} g (2), ddt or geh (2), dA (2, diag), gB (2),
-     * dB (2), gh *= a (1) = 15; the reduction adds threads x (2 BLGN) */
-    c->flops = 15.0 * upd + BLD * (8 + (s->has_z ? 2.0 * s->d_state + 8 : 0)) +
-               (double)threads * 2 * z.Bm;
+    const double per_tc = 8 + (head ? 5 : 2) + (s->softplus ? 3 : 0) + (s->has_z ? 12.0 + 2.0 * s->d_state : 0);
+    c->flops = (head ? 12.0 : 15.0) * upd + BLD * per_tc + BLK +
+               (double)threads * (2.0 * z.Bm + z.A + 2.0 * scan_shape_k(s));
+    /* per (t, channel): softplus and its sigmoid, sigmoid(z) */
     c->exps = BLD * ((s->softplus ? 2 : 0) + (s->has_z ? 1 : 0));
     c->workspace = (double)seq_bwd_workspace(s, o);
     /* saved (deltaA, h) read once, the inputs and gradients once, the accumulators twice */

@@ -59,9 +59,12 @@ static scan_cost bwd_cost_of(const char *name, const scan_shape *s, int chunk, i
 }
 
 /* Conventions (those of the forward models): a float or double add, multiply, divide or
- * negation is a flop; dt itself (delta + bias, softplus) counts as exps only; sigmoid(x) =
- * 1 / (1 + exp(-x)) is 3 flops and an exp; softplus and each sigmoid count one exp; a
- * product is 2 m n k, a lower triangular one q(q+1) n.
+ * negation is a flop, an FMA 2; dt itself (delta + bias, softplus) counts as exps only;
+ * sigmoid(x) = 1 / (1 + exp(-x)) is 3 flops and an exp; softplus and each sigmoid count one
+ * exp; an exp's own scaling of its argument by log2 e is part of the exp; a reciprocal
+ * estimate (rcp14) is 1 flop and its Newton step 2 FMAs; the lanes of a 16-lane vector
+ * beyond the problem's channels (or steps) are not counted; a product is 2 m n k, a lower
+ * triangular one q(q+1) n.
  * The shapes are main's: B=1 L=4 D=2 N=2 G=1, softplus, bias, Dskip, z, no h0 / h_last,
  * one thread; updates 16, B*L*D = 8, B*D*N = 4; tensors 224 B (diag) / 188 B (head), and
  * the gradients as many (dy instead of y): 224 / 188 B. */
@@ -73,23 +76,41 @@ static void backward(scan_shape sd, scan_shape sh)
     // rows of the B*D = 2 channels and a zero row, 3 x 16 floats, + per thread the
     // accumulators dB, dC 2 x 8 + dA 4 (head 1) + dbias, dD 2 x 2 (head 2 x 1) = 24 (head
     // 19), rounded up to 32: 80 floats = 320 B.
-    // exps per (t, channel): softplus, its sigmoid, sigmoid(z): 3 x 8 = 24.
+    // exps per (t, channel), head too (seq_backward takes dt per channel): softplus, its
+    //   sigmoid, sigmoid(z): 3 x 8 = 24.
     // bytes: saved once, tensors and gradients once, the dB, dC accumulators written and
     //   read: 128 + 224 + 224 + 2 x 2 x 8 x 4 = 704 (head 128 + 188 + 188 + 128 = 632).
-    // flops (not checked: reported to the lead, the model says 416 for both): per update
-    //   dC 2, g1 2, geh 2 + ddt 2 + dA 2 (head: geh 3), gB 2, dB 2, gh 1 = 15 (head 12);
-    //   per (t, channel) dDskip 2, dt u 1, ddt's gB u 2 (head A geh + gB u 3, dA 2), du 3,
-    //   ddelta 2, dbias 2 = 12 (head 15), softplus' 3, the gate D u 1 + C.h 4 + sigmoid 3
-    //   + dz 6 + gy 2 = 16; the reduction 2 x 8 + 4 + 4 (head 16 + 1 + 2):
-    //   diag 240 + 8 x 31 + 24 = 512, head 192 + 8 x 34 + 19 = 483.
+    // flops, from seq_backward's loops (t outer, channels inner, dt per (t, k) and channel):
+    //   per update dC += gy h 2, g1 = gh + gy C 2, geh = g1 a h_{t-1} 2, ddt += A geh 2,
+    //     dA += dt geh 2, gB += g1 B 2, dB += g1 dtu 2, gh = g1 a 1 = 15
+    //     (head: geh += g1 a h_{t-1} 3 and no per-update ddt, dA: 12);
+    //   per (t, channel) dD += gy u 2, dtu 1, ddt += gB u 2 (head: ddt = A geh + gB u 3,
+    //     dA += dt geh 2), du = gy D + dt gB 3, dd += ddt softplus' 2 = 10 (head 13);
+    //     softplus' = sigmoid 3; the gate D u 1 + C.h 2N = 4 + sigmoid 3 + dz 6 + gy 2 = 16;
+    //   per (t, k) dbias += dd 1 (diag K = D = 2: 8, head K = H = 1: 4);
+    //   the accumulators summed (one thread): dB, dC 2 x 8 + dA 4 + dbias, dD 2 x 2 = 24
+    //     (head 16 + 1 + 2 = 19):
+    //   diag 15 x 16 + (10 + 3 + 16) x 8 + 8 + 24 = 240 + 232 + 32 = 504,
+    //   head 12 x 16 + (13 + 3 + 16) x 8 + 4 + 19 = 192 + 256 + 23 = 471.
     scan_cost c = bwd_cost_of("sequential", &sd, 0, 0, &saved);
+    EXPECT(c, 504, 24, 704);
     CHECK_NEAR(saved, 128, 0, "sequential saved");
     CHECK_NEAR(c.workspace, 320, 0, "sequential backward workspace");
-    CHECK_NEAR(c.exps, 24, 0, "sequential backward exps");
-    CHECK_NEAR(c.bytes, 704, 0, "sequential backward bytes");
     c = bwd_cost_of("sequential", &sh, 0, 0, &saved);
+    EXPECT(c, 471, 24, 632);
     CHECK_NEAR(c.workspace, 320, 0, "sequential backward workspace, head");
-    CHECK_NEAR(c.bytes, 632, 0, "sequential backward bytes, head");
+    /* no softplus, bias, Dskip or z: no exps, no softplus' or gate flops; dD, du, dd and
+     * dbias are computed all the same (with D = 0, softplus' = 1):
+     * diag 240 + 10 x 8 + 8 + 24 = 352, head 192 + 13 x 8 + 4 + 19 = 319 */
+    scan_shape sd0 = sd, sh0 = sh;
+    sd0.softplus = sd0.has_bias = sd0.has_dskip = sd0.has_z = false;
+    sh0.softplus = sh0.has_bias = sh0.has_dskip = sh0.has_z = false;
+    c = bwd_cost_of("sequential", &sd0, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 352, 0, "sequential backward flops, no optional tensors");
+    CHECK_NEAR(c.exps, 0, 0, "sequential backward exps, no optional tensors");
+    c = bwd_cost_of("sequential", &sh0, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 319, 0, "sequential backward flops, head, no optional tensors");
+    CHECK_NEAR(c.exps, 0, 0, "sequential backward exps, head, no optional tensors");
 
     // ---- pscan. saved: deltaA and h, 128 B. workspace: coefficients and adjoint 2 x 16
     // floats, accumulators dA 4 + dbias, dD 4 (head 1 + 2) rounded up to 16: 48 floats = 192 B.
@@ -151,18 +172,71 @@ static void backward(scan_shape sd, scan_shape sh)
 
     // ---- fused, checkpoint 64 (> L: one segment of 4). saved: the checkpoints, 1 segment
     // x D x N = 4 floats = 16 B; checkpoint 2: 2 segments, 32 B.
-    // exps, diag: the recompute's exp per update 16, softplus and its sigmoid, sigmoid(z)
-    //   per (t, channel) 24: 40.  (head: per (t, head) softplus, sigmoid and exp(dt A) 3 x 4
-    //   = 12, sigmoid(z) per (t, channel) 8: 20; the model says 24, counting softplus and
-    //   its sigmoid per channel: reported to the lead, as are its flops, which count the
-    //   recompute at 6 (head 5) per update where it does 4 (head 3), the reverse walk's
-    //   head step at 11 where it does 10, and the two 16-lane reductions at 4 where they
-    //   take about 2.)
     // bytes: the inputs read twice 448, the checkpoints once 16, the gradients 224: 688.
+    // AVX-512 (fused_backward.c's fb_* loops; one unit of one tile, 2 of its 16 lanes used):
+    // flops per update: the recompute, diag e = exp2(dt A log2 e) 1, h = e h + dtu B 3
+    //   (head: e per (t, head), 3), y += C h 2 for the gate; the reverse walk g1 2, gy h 1,
+    //   g1 (e h_{t-1}) 2, ddt += A geh 2, dA += dt geh 2 (head: ddt += geh 1), gB 2,
+    //   g1 dtu 1, gh = g1 e 1 = 13 (head 10); the trees of dC and dB 1 each (a tile's m
+    //   channels: m - 1 adds and the accumulate): diag 4 + 2 + 13 + 2 = 21, head 17.
+    // per (t, channel): phase 1 dtu 1 and (diag) softplus' = exp(x - softplus) 1; the gate
+    //   y = D u + C.h 2 (N <= 16: no further block), -|z| 1, 1 + e 1, rcp14 1, Newton 4,
+    //   sigmoid 1, silu' = sg (z (1 - sg) + 1) 4, dz 2, gy 2 = 18; dD 2; ddt, gB summed
+    //   per block of 8 states 2; du 3; diag ddelta (ddt + gB u) softplus' 3 and dbias 1,
+    //   head the reductions of ddt and gB u into per-step sums 1 + 2:
+    //   diag 1 + 1 + 18 + 2 + 2 + 3 + 4 = 31, head 1 + 18 + 2 + 2 + 3 + 3 = 29.
+    // per (t, head): softplus' 1, dt A 1, ddelta 3, dbias 1, dA 2 = 8 (x 4 = 32).
+    // per unit: diag dA 4 and dbias, dD 2 x 2 into the accumulators 8; head dD's lanes 2,
+    //   dA and dbias 2: 4. The accumulators summed 24 (head 19), as sequential's.
+    //   diag 21 x 16 + 31 x 8 + 8 + 24 = 336 + 248 + 32 = 616,
+    //   head 17 x 16 + 29 x 8 + 32 + 4 + 19 = 272 + 232 + 55 = 559.
+    // exps: diag the recompute's per update 16, softplus and softplus' per (t, channel) 16,
+    //   sigmoid(z) per (t, channel) 8: 40; head softplus, softplus', exp(dt A) per (t, head)
+    //   12, sigmoid(z) 8: 20.
+    // Portable build (fb_backward_run in C, one channel at a time): per update the
+    //   recompute dt A 1, h 3, the reverse walk as sequential's diag 15 (head too): 19;
+    //   per (t, channel) dtu twice 2, softplus' = sigmoid 3, the gate 12 + 2N = 16, dD 2,
+    //   ddt += gB u 2, du 3, ddelta and dbias from ddt softplus' 4 = 32; the sums 24 (head
+    //   19): diag 304 + 256 + 24 = 584, head 579. exps: per update 16, per (t, channel)
+    //   softplus twice, its sigmoid, sigmoid(z) 32: 48.
     c = bwd_cost_of("fused", &sd, 0, 0, &saved);
     CHECK_NEAR(saved, 16, 0, "fused saved");
-    CHECK_NEAR(c.exps, 40, 0, "fused backward exps");
-    CHECK_NEAR(c.bytes, 688, 0, "fused backward bytes");
+#if defined(__AVX512F__)
+    EXPECT(c, 616, 40, 688);
+    c = bwd_cost_of("fused", &sh, 0, 0, &saved);
+    EXPECT(c, 559, 20, 2 * 188 + 16 + 188);
+    /* no softplus, bias, Dskip or z: diag per update 4 + 13 + 2 = 19, per (t, channel)
+     * dtu 1, dD 2, ddt and gB 2, du 3, ddelta 3 (softplus' = 1), dbias 1 = 12, per unit 8,
+     * the sums 24: 304 + 96 + 8 + 24 = 432, exps 16 (the recompute's); head per update
+     * 3 + 10 + 2 = 15, per (t, channel) 1 + 2 + 2 + 3 + 3 = 11, per (t, head) dt A 1 +
+     * ddelta 3 + dbias 1 + dA 2 = 7, per unit 4, the sums 19: 240 + 88 + 28 + 4 + 19 = 379,
+     * exps exp(dt A) per (t, head) 4 */
+    c = bwd_cost_of("fused", &sd0, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 432, 0, "fused backward flops, no optional tensors");
+    CHECK_NEAR(c.exps, 16, 0, "fused backward exps, no optional tensors");
+    c = bwd_cost_of("fused", &sh0, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 379, 0, "fused backward flops, head, no optional tensors");
+    CHECK_NEAR(c.exps, 4, 0, "fused backward exps, head, no optional tensors");
+    /* N = 20 (diag, all tensors): two blocks of 16 states (the recompute's C.h adds one
+     * block into the other: + 1 per (t, channel)), three blocks of 8 (ddt, gB: 6): updates
+     * 160 x 21 = 3360, per (t, channel) 31 + 1 + 4 = 36 x 8 = 288, per unit dA 40 +
+     * dbias, dD 4 = 44, the sums dB, dC 2 x 80 + dA 40 + 4 = 204: 3896 */
+    scan_shape sd20 = sd;
+    sd20.d_state = 20;
+    CHECK_NEAR(bwd_cost_of("fused", &sd20, 0, 0, &saved).flops, 3896, 0, "fused backward flops, N 20");
+#else
+    EXPECT(c, 584, 48, 688);
+    c = bwd_cost_of("fused", &sh, 0, 0, &saved);
+    EXPECT(c, 579, 48, 2 * 188 + 16 + 188);
+    /* no softplus, bias, Dskip or z: per (t, channel) 2 + 2 + 2 + 3 + 4 = 13: diag
+     * 304 + 104 + 24 = 432, head 304 + 104 + 19 = 427; exps the recompute's 16 */
+    c = bwd_cost_of("fused", &sd0, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 432, 0, "fused backward flops, no optional tensors");
+    CHECK_NEAR(c.exps, 16, 0, "fused backward exps, no optional tensors");
+    c = bwd_cost_of("fused", &sh0, 0, 0, &saved);
+    CHECK_NEAR(c.flops, 427, 0, "fused backward flops, head, no optional tensors");
+    CHECK_NEAR(c.exps, 16, 0, "fused backward exps, head, no optional tensors");
+#endif
     bwd_cost_of("fused", &sd, 0, 2, &saved);
     CHECK_NEAR(saved, 32, 0, "fused saved, checkpoint 2");
 #if defined(__AVX512F__)
@@ -172,6 +246,7 @@ static void backward(scan_shape sd, scan_shape sh)
      * 128, six rows, each padded by 16 per tile and 16 more, 6 x (64 x 16 + 32) = 6336,
      * ddt, gB, accy 3 x 1024 = 3072, five head rows 320, dbias, dD 32: 14016 + 64 = 14080;
      * 14112 floats = 56448 B (more than the forward's) */
+    c = bwd_cost_of("fused", &sd, 0, 0, &saved);
     CHECK_NEAR(c.workspace, 56448, 0, "fused backward workspace");
     c = bwd_cost_of("fused", &sh, 0, 0, &saved);
     CHECK_NEAR(c.workspace, 56448, 0, "fused backward workspace, head");
