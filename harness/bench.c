@@ -378,7 +378,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     r->wait_share = interfere_wait_share(&im);
     r->cpu_speed = fmin(speed0, interfere_cpu_speed(set->threads, cal)); /* NaN only if both are */
     r->mem_speed = fmin(mem0, interfere_mem_speed(set->threads, cal));
-    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed, r->mem_speed);
+    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed);
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
 
     // ---- counted calls, separate from the timed ones (counting never distorts a time)

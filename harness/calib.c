@@ -23,6 +23,7 @@
 
 #include "common/mem.h"
 #include "harness/bench.h"
+#include "harness/interfere.h"
 #include "harness/machine.h"
 #include "kernels/scan.h"
 
@@ -163,6 +164,8 @@ int calib_measure(calib *c, pin_topo *topo, const calib_settings *s, mb_err *err
         if (row->stream_gbps <= 0) return -1;
         if (s->progress) fprintf(stderr, ", fma");
         row->fma_gflops = measure_fma(t, s->scale);
+        if (s->progress) fprintf(stderr, ", probe");
+        row->probe_gbps = interfere_triad_gbps(t);
         for (int i = 0; i < c->nexp; i++) {
             if (s->progress) fprintf(stderr, ", %s", c->exp_names[i]);
             row->exp_rate[i] = measure_exp(scan_exp_routines[i], t, s->scale);
@@ -196,6 +199,7 @@ int calib_save(const calib *c, const char *path, mb_err *err)
         json_object_set_new(o, "threads", json_integer(row->threads));
         json_object_set_new(o, "stream_gbps", json_real(row->stream_gbps));
         json_object_set_new(o, "fma_gflops", json_real(row->fma_gflops));
+        json_object_set_new(o, "probe_gbps", json_real(row->probe_gbps));
         for (int i = 0; i < c->nexp; i++) json_object_set_new(e, c->exp_names[i], json_real(row->exp_rate[i]));
         json_object_set_new(o, "exp_per_s", e);
         json_array_append_new(rows, o);
@@ -238,6 +242,7 @@ int calib_load(calib *c, const char *path, mb_err *err)
         row->threads = (int)json_integer_value(json_object_get(v, "threads"));
         row->stream_gbps = json_number_value(json_object_get(v, "stream_gbps"));
         row->fma_gflops = json_number_value(json_object_get(v, "fma_gflops"));
+        row->probe_gbps = json_number_value(json_object_get(v, "probe_gbps")); /* 0 if absent */
         json_t *e = json_object_get(v, "exp_per_s");
         for (int k = 0; k < c->nexp; k++)
             row->exp_rate[k] = json_number_value(json_object_get(e, c->exp_names[k]));

@@ -17,6 +17,8 @@ typedef struct {
     int threads;
     double stream_gbps; /* triad a = b + s*c, best of the repetitions, 10^9 B/s */
     double fma_gflops;  /* fp32, 10^9 flop/s (an FMA is 2) */
+    double probe_gbps;  /* the interference probe's triad (harness/interfere.c: 96 MiB on
+                           2 MiB pages), 10^9 B/s; 0 if the file predates it */
     double exp_rate[CALIB_MAX_EXP]; /* exps/s per routine, same order as exp_names */
 } calib_row;
 

@@ -573,8 +573,8 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
     fprintf(stderr, "mbench: %d run in %s: %d ok, %d skipped, %d failed; results in %s\n", done_now, el, nok, nskip,
             nfail, dir);
     if (ndist)
-        fprintf(stderr, "mbench: %d of the ok runs DISTURBED (points.csv column disturbed; drawn hollow): other tasks, "
-                        "a slow virtual CPU or a busy memory system took part of their time (docs/measurement.md)\n", ndist);
+        fprintf(stderr, "mbench: %d of the ok runs DISTURBED (points.csv column disturbed; drawn hollow): other tasks "
+                        "or a slow virtual CPU took part of their time (docs/measurement.md)\n", ndist);
     if (stop_signal) {
         fprintf(stderr, "mbench: stopped by %s after %d of %d runs; continue with: mbench sweep --resume %s\n",
                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.nmine - todo + done_now, plan.nmine, dir);

@@ -97,7 +97,7 @@ static float *probe_array(size_t bytes)
 
 /* The calibration's triad a = b + s c on three arrays of 32 MiB (96 MiB, past the L3),
  * first-touched by the team, best of three passes, in GB/s; 0 if out of memory. */
-static double probe_triad_gbps(int threads)
+double interfere_triad_gbps(int threads)
 {
     const int64_t n = (int64_t)1 << 23;
     float *a = probe_array((size_t)n * 4), *b = probe_array((size_t)n * 4), *c = probe_array((size_t)n * 4);
@@ -123,12 +123,12 @@ done:
 double interfere_mem_speed(int threads, const calib *cal)
 {
     const calib_row *row = cal && cal->valid ? calib_row_for(cal, threads) : NULL;
-    if (!row || row->threads != threads || !(row->stream_gbps > 0)) return NAN;
-    const double g = probe_triad_gbps(threads);
-    return g > 0 ? g / row->stream_gbps : NAN;
+    if (!row || row->threads != threads || !(row->probe_gbps > 0)) return NAN;
+    const double g = interfere_triad_gbps(threads);
+    return g > 0 ? g / row->probe_gbps : NAN;
 }
 
-bool interfere_disturbed(double wait_share, double cpu_speed, double mem_speed)
+bool interfere_disturbed(double wait_share, double cpu_speed)
 {
-    return wait_share > INTERFERE_MAX_WAIT || cpu_speed < INTERFERE_MIN_SPEED || mem_speed < INTERFERE_MIN_MEM;
+    return wait_share > INTERFERE_MAX_WAIT || cpu_speed < INTERFERE_MIN_SPEED;
 }

@@ -186,8 +186,7 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
             isnan(r->cpu_speed) ? " (no calibration)" : "");
     if (r->disturbed)
         fprintf(f, "  warning     DISTURBED: the machine did not give this point its CPUs (other tasks, or a slow\n"
-                   "              virtual CPU, or other tenants' memory traffic): the time is not the kernel's\n"
-                   "              alone (docs/measurement.md)\n");
+                   "              virtual CPU): the time is not the kernel's alone (docs/measurement.md)\n");
     if (r->counters.set) cnt_values_text(f, &r->counters, r->updates);
 }
 

@@ -53,7 +53,8 @@ for p in pts:
         assert int(p["reps"]) >= 6 and float(p["ci_low_s"]) <= float(p["median_s"]) <= float(p["ci_high_s"])
         assert p["noisy"] == ("true" if float(p["cv"]) > 0.05 else "false")
         w, sp, ms = float(p["wait_share"]), float(p["cpu_speed"] or "nan"), float(p["mem_speed"] or "nan")
-        assert w >= 0 and p["disturbed"] == ("true" if w > 0.05 or sp < 0.8 or ms < 0.7 else "false"), p
+        assert w >= 0 and p["disturbed"] == ("true" if w > 0.05 or sp < 0.8 else "false"), p
+        assert not ms <= 0, p
     else:
         assert p["reason"], p
 assert sorted(int(p["order"]) for p in pts) == list(range(len(pts)))
