@@ -531,6 +531,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
     /* lane masks: the unit's lanes are its tiles' lanes; a tile's dead lanes are masked */
     const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a segment's last tile */
     const __mmask16 full = 0xFFFF, last = (__mmask16)((1u << seg_m) - 1);
+    const int64_t c_first = fu_tile_of(g, &un, 0, 16).c; /* the unit's first channel */
 
     for (int64_t t0 = 0, tb; t0 < L; t0 += tb) {
         tb = fu_block_len(L, t0, cp);
@@ -570,6 +571,12 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
              * fetch the next block's rows (u, delta, z) into L2 while this one computes */
             const bool pf = t0 + FU_TB + tt < L;
             const int64_t pfo = FU_TB * D;
+            /* y's row too, one line of it: the epilogue's streaming stores of y start a new
+             * page each row, and a store that misses the TLB waits for the page walk (~95 ns,
+             * 225-345 ns past ~384 MB here); this load walks it a block early. One line, not
+             * the row's four: the others would be read only to be overwritten (measured:
+             * all four lines slower than one) */
+            if (pf) _mm_prefetch((const char *)(t->y + bl * D + c_first + pfo), _MM_HINT_T1);
             for (int64_t i = 0; i < ntl; i++) {
                 const fu_tile tl = fu_tile_of(g, &un, i, 16);
                 const __mmask16 mk = tl.m == 16 ? full : last;
