@@ -24,6 +24,6 @@ do for [fmt in "png svg"] {
              with yerrorbars lw 1.3 pt kpt[i] ps 1.5 lc rgb kcolor[i] notitle, \
          for [i=1:nk] datafile index (i-1) using 1:($5 == 1 ? $2*tscale : NaN):($3*tscale):($4*tscale) \
              with yerrorbars lw 1.3 pt kpt[i]-1 ps 1.5 lc rgb kcolor[i] notitle, \
-         for [i=1:(noisy ? 1 : 0)] keyentry with points pt 6 ps 1.5 lc rgb "#555555" title "hollow: CV > 5% (noisy)"
+         for [i=1:(noisy ? 1 : 0)] keyentry with points pt 6 ps 1.5 lc rgb "#555555" title "hollow: CV > 5% or disturbed"
     unset output
 }
