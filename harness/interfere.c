@@ -76,11 +76,14 @@ static double probe_gflops(int threads)
     return best;
 }
 
+/* Against the calibrated rate per thread at the same thread count (not the one-thread
+ * rate: with SMT siblings or a lower all-core clock a quiet thread of a team is slower
+ * than a lone one, and that is the machine, not a disturbance). */
 double interfere_cpu_speed(int threads, const calib *cal)
 {
-    const calib_row *one = cal && cal->valid ? calib_row_for(cal, 1) : NULL;
-    if (!one || one->threads != 1 || !(one->fma_gflops > 0)) return NAN;
-    return probe_gflops(threads) / one->fma_gflops;
+    const calib_row *row = cal && cal->valid ? calib_row_for(cal, threads) : NULL;
+    if (!row || row->threads != threads || !(row->fma_gflops > 0)) return NAN;
+    return probe_gflops(threads) / (row->fma_gflops / threads);
 }
 
 /* One probe array of bytes (a multiple of 2 MiB), on 2 MiB pages where the kernel gives

@@ -8,7 +8,7 @@
  *   cpu_speed   the FMA rate each pinned thread reaches in a short probe (best of three
  *               of ~1 ms) just before the warm-up and just after the timed repetitions,
  *               the slowest thread, the lower of the two probes, over the calibrated
- *               one-thread FMA rate: below 1 when the CPU itself delivers less than at
+ *               FMA rate per thread at the same thread count: below 1 when the CPU itself delivers less than at
  *               calibration (on a VM: a host that gives the virtual CPU less of a
  *               physical core, an SMT sibling busy, a lower clock). The guest does not
  *               see that as waiting, only as slowness.
@@ -50,7 +50,7 @@ void interfere_begin(interfere_mark *m, int threads);
 double interfere_wait_share(const interfere_mark *m);
 
 /* The slowest team thread's FMA rate in a probe (best of three of ~1 ms), over the
- * calibrated one-thread rate (NaN without a calibration). */
+ * calibrated rate per thread at this thread count (NaN without a calibration row for it). */
 double interfere_cpu_speed(int threads, const calib *cal);
 
 /* The probe's triad on `threads` threads, GB/s (0 if out of memory). Allocates and

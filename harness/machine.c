@@ -232,7 +232,7 @@ int machine_type_diff(json_t *a, json_t *b, char *buf, size_t len)
             else if (off < len) off += (size_t)snprintf(buf + off, len - off, "%s", sep);
             if (off >= len) break;
             if (facts[i].part == MACHINE_DIFF_COMMIT)
-                off += (size_t)snprintf(buf + off, len - off, "%.12s vs %.12s", va, vb);
+                off += (size_t)snprintf(buf + off, len - off, "%.40s vs %.40s", va, vb);
             else if (facts[i].show)
                 off += (size_t)snprintf(buf + off, len - off, "%s \"%.80s\" vs \"%.80s\"", facts[i].name, va, vb);
             else off += (size_t)snprintf(buf + off, len - off, "%s", facts[i].name);

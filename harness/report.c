@@ -7,6 +7,13 @@
 
 static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+/* 100 v with fmt (a percentage), or the words `none` where v was not measured (NaN) */
+static void pct_or(char *buf, size_t len, double v, const char *fmt, const char *none)
+{
+    if (isfinite(v)) snprintf(buf, len, fmt, 100 * v);
+    else snprintf(buf, len, "%s", none);
+}
+
 json_t *report_json(const bench_result *r)
 {
     const scan_shape *s = &r->shape;
@@ -101,7 +108,7 @@ json_t *report_json(const bench_result *r)
     return o;
 }
 
-/* Seconds with a unit that keeps 3-4 significant digits readable. */
+/* One result as JSON, or several as {"runs": [...]}, on f. */
 void report_json_print(FILE *f, const bench_result *r, int n)
 {
     json_t *o = n == 1 ? report_json(&r[0]) : json_object();
@@ -116,6 +123,7 @@ void report_json_print(FILE *f, const bench_result *r, int n)
     json_decref(o);
 }
 
+/* Seconds with a unit that keeps 3-4 significant digits readable ("-" when not measured). */
 static const char *fmt_time(double s, char *buf, size_t len)
 {
     if (!isfinite(s)) snprintf(buf, len, "-");
@@ -179,11 +187,13 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
         fprintf(f, "  peak RSS    %.1f MiB while the point ran (process-wide; needs %.1f MiB by count)\n",
                 r->peak_rss_bytes / 1048576.0, r->memory_bytes / 1048576.0);
     if (r->timer_warning) fprintf(f, "  warning     shortest sample is under 10x the timer resolution\n");
-    fprintf(f, "  machine     threads waited for a CPU %.1f%% of the timed time; in probes before and after:\n"
-               "              slowest thread at %.0f%% of the calibrated FMA rate, memory at %.0f%% of the "
-               "calibrated triad%s\n",
-            100 * r->wait_share, 100 * r->cpu_speed, 100 * r->mem_speed,
-            isnan(r->cpu_speed) ? " (no calibration)" : "");
+    char ws[32], cs[64], ms[96];
+    pct_or(ws, sizeof ws, r->wait_share, "%.1f%%", "(not readable)");
+    pct_or(cs, sizeof cs, r->cpu_speed, "%.0f%%", "(not measured: no calibration for this thread count)");
+    pct_or(ms, sizeof ms, r->mem_speed, "%.0f%%", "(not measured: no triad probe in the calibration; rerun mbench calibrate)");
+    fprintf(f, "  machine     threads waited for a CPU %s of the timed time; in probes before and after:\n"
+               "              slowest thread at %s of the calibrated FMA rate, memory at %s of the calibrated triad\n",
+            ws, cs, ms);
     if (r->disturbed)
         fprintf(f, "  warning     DISTURBED: the machine did not give this point its CPUs (other tasks, or a slow\n"
                    "              virtual CPU): the time is not the kernel's alone (docs/measurement.md)\n");

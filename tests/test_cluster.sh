@@ -160,7 +160,7 @@ expect 2 'they differ in the machine \(cpu "[^"]*" vs "[^"]*"\); merge one machi
 check '! "$mb" merge "$tmp/s0" "$tmp/s1m" --out "$tmp/mixed" 2>&1 | grep -q "the commit\|the build flags"' \
   "a CPU difference reported as a commit or build difference"
 fake_type "$tmp/s1" "$tmp/s1c" 00000000000c0417 git_commit 0123456789abcdef0123
-expect 2 "they differ in the commit \([0-9a-f]{12} vs [0-9a-f]{12}\); the same machine under two mbench builds: rerun" \
+expect 2 "they differ in the commit \([0-9a-f]{12,40}(-dirty)? vs [0-9a-f]{12,40}(-dirty)?\); the same machine under two mbench builds: rerun" \
   merge "$tmp/s0" "$tmp/s1c" --out "$tmp/mixed"
 check '"$mb" merge "$tmp/s0" "$tmp/s1c" --out "$tmp/mixed" 2>&1 | grep -q "0123456789ab"' "the commit message does not name the other commit"
 fake_type "$tmp/s1" "$tmp/s1f" 00000000000f1a95 flags "-O0 -fno-inline"
