@@ -34,7 +34,7 @@
 #endif
 #define FU_NB 16 /* states per register block */
 #define FU_UNIT_FLOATS (24 * 1024) /* target scratch of a work unit (96 KB), head */
-#define FU_UNIT_FLOATS_DIAG (32 * 1024) /* diag (128 KB: the state and A of up to 61 tiles of 16 states) */
+#define FU_UNIT_FLOATS_DIAG (32 * 1024) /* diag (128 KB: the state and A of up to 57 tiles of 16 states) */
 
 // ---------------------------------------------------------------- geometry
 
@@ -69,8 +69,9 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     g->chunk_len = (inner + g->chunks - 1) / g->chunks;
     /* ... but small enough that a unit's scratch (state, A, per-block buffers) stays near
      * L1/L2 size, FU_UNIT_FLOATS, next to the rows being streamed */
-    /* diag: a unit's scratch is its tiles' state and A (2 N VL floats a tile) plus one
-     * tile's per-block buffers; head: per tile the state and the per-block buffers */
+    /* diag: a unit's scratch is its tiles' state and A (2 N VL floats a tile) plus the
+     * jobs' per-block buffers (dtv, dtu, yb doubled, zb: 7 TB VL floats); head: per tile
+     * the state and the per-block buffers */
     const int64_t per = g->head ? g->seg_tiles * (g->N * FU_VL + 3 * FU_TB * FU_VL) + 5 * FU_TB
                                 : 2 * g->N * FU_VL;
     const int64_t room = g->head ? FU_UNIT_FLOATS : FU_UNIT_FLOATS_DIAG - 7 * FU_TB * FU_VL;
@@ -81,7 +82,7 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     g->unit_tiles = g->head ? g->chunk_len * g->seg_tiles : g->chunk_len;
     /* head: hm [unit_tiles][N][VL]; dtv, dtu, yb [unit_tiles][TB][VL]; dts, dec, P, 1/P,
      * restart flags [heads of a unit][TB].
-     * diag: hm, A2 [unit_tiles][N][VL]; dtv, dtu, yb [2][TB][VL] (two tiles at a time) */
+     * diag: hm, A2 [unit_tiles][N][VL]; dtv, dtu, yb [2][TB][VL] (two jobs at a time), zb [TB][VL] */
     const int64_t heads = g->head ? g->chunk_len : 0;
     g->thread_floats = g->head ? (size_t)(g->N * FU_VL * g->unit_tiles + 3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads)
                                : (size_t)(2 * g->N * FU_VL * g->unit_tiles + 7 * FU_TB * FU_VL);
@@ -412,8 +413,9 @@ static fu_pro fu_pro_of(const fu_geom *g, const fu_unit *un, const scan_shape *s
  * tile: a job is one (block, tile). Its prologue (dt = softplus(delta + bias), dt u for its
  * rows), its scan (16 states at a time in registers) and its epilogue (+ D u, * silu(z), y
  * streamed out) are software-pipelined: job k's scan runs the prologue of job k + 1 and the
- * epilogue of job k - 1 row by row inside its steps (double buffers of one tile, 12 KB,
- * L1), so their loads and softplus / silu overlap the scan instead of stalling it. The
+ * epilogue of job k - 1 row by row inside its steps (double buffers of one tile, 14 KB
+ * with zb, L1), so their loads overlap the scan instead of stalling it; softplus and the
+ * gate then run as passes over those rows in L1 (fu_pro_pass, fu_epi_pass). The
  * prologue also prefetches the tile's rows of the next block (rows are D floats apart). */
 static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
                              float *scr, const fu_ckpt *cp)

@@ -279,12 +279,7 @@ static void fb_store_rows(float *dst, const float *src, int64_t N, int64_t m)
 static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz, const mb_exp_tab *tab)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(z)), tab);
-    const __mmask16 neg = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
-    const __m512 den = _mm512_add_ps(one, e); /* in [1, 2]: rcp14 and one Newton step */
-    __m512 rc = _mm512_rcp14_ps(den);
-    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, one), rc);
-    const __m512 sg = _mm512_mul_ps(_mm512_mask_mov_ps(one, neg, e), rc); /* sigmoid(z) */
+    const __m512 sg = mb_sigmoid512(z, tab); /* rcp14 and one Newton step */
     const __m512 ds = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));    /* silu'(z) */
     *dz = _mm512_mul_ps(_mm512_mul_ps(dy, acc), ds);
     return _mm512_mul_ps(dy, _mm512_mul_ps(z, sg));
@@ -323,7 +318,8 @@ static inline __m256 fb_reduce8(const __m512 v[8])
 static inline __m512 fb_softplus_sig512(__m512 x, __m512 *sig, const mb_exp_tab *tab)
 {
     const __m512 sp = mb_softplus512(x, tab);
-    *sig = mb_exp2_t16_512(_mm512_mul_ps(_mm512_sub_ps(x, sp), _mm512_set1_ps(MB_LOG2E)));
+    /* min(., 0): at x = +inf, x - sp is NaN and the sigmoid must be 1 (vminps returns 0 there) */
+    *sig = mb_exp2_t16_512(_mm512_mul_ps(_mm512_min_ps(_mm512_sub_ps(x, sp), _mm512_setzero_ps()), _mm512_set1_ps(MB_LOG2E)));
     return sp;
 }
 
@@ -532,8 +528,9 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
 
 /* One unit (a run of tiles of one group, or one head), segments last first. Per segment:
  * its rows in (phase 1); per tile: recompute, the gate, the reverse walk, du and ddelta
- * (phase 2); the rows out (phase 3). While a tile recomputes segment sg, its lines of
- * segment sg - 1 are prefetched, one row a step. */
+ * (phase 2); the rows out (phase 3) go inside the next segment's phase 1 (fb_rows_in),
+ * each row just before its slots are refilled, and after the last segment. While a tile
+ * recomputes segment sg, its lines of segment sg - 1 are prefetched, one row a step. */
 static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensors *t, const scan_grads *gr,
                         const float *ckpt, const fb_unit *un, float *acc, float *scr, const mb_exp_tab *tab_in)
 {

@@ -110,7 +110,7 @@ static void ssd_finish(const ssd_geom *g, const scan_tensors *t, int64_t h, int6
 #if defined(__AVX512F__)
         for (; p + 16 <= P; p += 16) {
             __m512 v = _mm512_fmadd_ps(dv, _mm512_loadu_ps(u + p), _mm512_loadu_ps(y + p));
-            if (z) v = _mm512_mul_ps(v, mb_silu512(_mm512_loadu_ps(z + p), &tab));
+            if (z) v = mb_silu_mul512(v, _mm512_loadu_ps(z + p), &tab);
             _mm512_storeu_ps(y + p, v);
         }
 #endif

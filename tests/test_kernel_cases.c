@@ -97,6 +97,11 @@ int main(void)
     scan_shape fb = shape(100, 96, 16, 3, 1, SCAN_A_HEAD);
     fb.batch = 3;
     run("fused", fb, 2, 0);
+    /* diag with full, 64-byte aligned rows (D 64: y goes out by the streaming store), two
+     * tiles per group, batch 2 and a short last block (L 70 = 2 x 32 + 6) */
+    scan_shape fa = shape(70, 64, 16, 64, 2, SCAN_A_DIAG);
+    fa.batch = 2;
+    for (int th = 1; th <= 3; th++) run("fused", fa, th, 0);
     // ---- sequential: thread shares that start and end inside a batch element (diag and
     // head, groups), and a workspace past the last-level cache (the non-temporal stores)
     scan_shape sb = shape(33, 10, 16, 10, 2, SCAN_A_DIAG), sh = shape(33, 12, 7, 3, 3, SCAN_A_HEAD);
