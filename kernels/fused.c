@@ -819,11 +819,14 @@ static void fu_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
     const double BL = (double)s->batch * s->seqlen, BLD = BL * s->channels;
     const bool head = s->a_kind == SCAN_A_HEAD;
     const double BLK = BL * (double)scan_shape_k(s);
-    const double per_tc = 1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 4 : 0);
 #if defined(__AVX512F__)
+    /* the gate y z / (1 + e) (mb_silu_mul512: the exp's argument scaling is the exp's): 3 */
+    const double per_tc = 1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 3 : 0);
     const double restarts = (double)s->batch * (double)((s->seqlen + FU_TB - 1) / FU_TB) * s->channels * s->d_state;
     c->flops = head ? 4.0 * upd + restarts + 3.0 * BLK + BLD * (per_tc + 2) : 6.0 * upd + BLD * per_tc;
 #else
+    /* the gate y silu(z), silu = z e / (1 + e) or z / (1 + e) with e = exp(-|z|): 4 */
+    const double per_tc = 1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 4 : 0);
     c->flops = head ? 5.0 * upd + BLK + BLD * per_tc : 6.0 * upd + BLD * per_tc;
 #endif
     c->exps = (head ? BLK : upd) + (s->softplus ? BLK : 0) + (s->has_z ? BLD : 0);
