@@ -294,7 +294,8 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     }
 
     // ---- the machine's speed before (probes: harness/interfere.h; before the peak-RSS reset)
-    const double speed0 = interfere_cpu_speed(set->threads, cal), mem0 = interfere_mem_speed(set->threads, cal);
+    interfere_mark im;
+    interfere_before(&im, set->threads, cal);
 
     // ---- allocate and first-touch (untimed, reported on its own)
     const bool rss_ok = peak_rss_reset();
@@ -351,8 +352,7 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         goto done;
     }
     double total = 0;
-    interfere_mark im;
-    interfere_begin(&im, set->threads);
+    interfere_begin(&im);
     while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
         if (r->reps == cap) {
             double *n = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
@@ -375,10 +375,9 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     }
     (void)sink;
     if (rss_ok) r->peak_rss_bytes = peak_rss(); /* before the probes allocate */
-    r->wait_share = interfere_wait_share(&im);
-    r->cpu_speed = fmin(speed0, interfere_cpu_speed(set->threads, cal)); /* NaN only if both are */
-    r->mem_speed = fmin(mem0, interfere_mem_speed(set->threads, cal));
-    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed);
+    const interfere_figures fig = interfere_end(&im);
+    r->wait_share = fig.wait_share, r->cpu_speed = fig.cpu_speed, r->mem_speed = fig.mem_speed;
+    r->disturbed = fig.disturbed;
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
 
     // ---- counted calls, separate from the timed ones (counting never distorts a time)

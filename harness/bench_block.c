@@ -103,7 +103,8 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
     // ---- warm-up, then timed repetitions; OpenBLAS gets the point's threads meanwhile
     openblas_set_num_threads(set->threads);
     volatile float sink = 0;
-    const double speed0 = interfere_cpu_speed(set->threads, cal), mem0 = interfere_mem_speed(set->threads, cal);
+    interfere_mark im;
+    interfere_before(&im, set->threads, cal);
     if (dir == BENCH_BACKWARD && block_forward(b, x, out, true, &kerr)) goto kfail;
     for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
         if (dir != BENCH_BACKWARD && block_forward(b, x, out, train, &kerr)) goto kfail;
@@ -117,8 +118,7 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
         goto done;
     }
     double total = 0;
-    interfere_mark im;
-    interfere_begin(&im, set->threads);
+    interfere_begin(&im);
     while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
         if (r->reps == cap) {
             double *nn = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
@@ -137,10 +137,9 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
         total += e - a;
     }
     (void)sink;
-    r->wait_share = interfere_wait_share(&im);
-    r->cpu_speed = fmin(speed0, interfere_cpu_speed(set->threads, cal)); /* NaN only if both are */
-    r->mem_speed = fmin(mem0, interfere_mem_speed(set->threads, cal));
-    r->disturbed = interfere_disturbed(r->wait_share, r->cpu_speed);
+    const interfere_figures fig = interfere_end(&im);
+    r->wait_share = fig.wait_share, r->cpu_speed = fig.cpu_speed, r->mem_speed = fig.mem_speed;
+    r->disturbed = fig.disturbed;
     pin_readback(topo, set->threads, r->binding, sizeof r->binding);
     if (stats_summarize(r->samples, r->reps, &r->st, err)) {
         rc = -1;

@@ -37,14 +37,14 @@ static bool team_waits(int threads, double *w)
     return bad == 0;
 }
 
-void interfere_begin(interfere_mark *m, int threads)
+void interfere_begin(interfere_mark *m)
 {
-    m->threads = threads < INTERFERE_MAX_THREADS ? threads : INTERFERE_MAX_THREADS;
     m->ok = team_waits(m->threads, m->wait);
     m->wall = bench_now();
 }
 
-double interfere_wait_share(const interfere_mark *m)
+/* The wait share since interfere_begin (NaN where schedstat cannot be read). */
+static double wait_share(const interfere_mark *m)
 {
     const double wall = bench_now() - m->wall;
     double now[INTERFERE_MAX_THREADS];
@@ -79,7 +79,7 @@ static double probe_gflops(int threads)
 /* Against the calibrated rate per thread at the same thread count (not the one-thread
  * rate: with SMT siblings or a lower all-core clock a quiet thread of a team is slower
  * than a lone one, and that is the machine, not a disturbance). */
-double interfere_cpu_speed(int threads, const calib *cal)
+static double cpu_speed(int threads, const calib *cal)
 {
     const calib_row *row = cal && cal->valid ? calib_row_for(cal, threads) : NULL;
     if (!row || row->threads != threads || !(row->fma_gflops > 0)) return NAN;
@@ -123,7 +123,9 @@ done:
     return best;
 }
 
-double interfere_mem_speed(int threads, const calib *cal)
+/* The probe's triad rate over its calibrated one for that many threads (NaN without a
+ * calibration row for exactly `threads` that has probe_gbps). */
+static double mem_speed(int threads, const calib *cal)
 {
     const calib_row *row = cal && cal->valid ? calib_row_for(cal, threads) : NULL;
     if (!row || row->threads != threads || !(row->probe_gbps > 0)) return NAN;
@@ -131,7 +133,24 @@ double interfere_mem_speed(int threads, const calib *cal)
     return g > 0 ? g / row->probe_gbps : NAN;
 }
 
-bool interfere_disturbed(double wait_share, double cpu_speed)
+// ---------------------------------------------------------------- a point
+
+void interfere_before(interfere_mark *m, int threads, const calib *cal)
 {
-    return wait_share > INTERFERE_MAX_WAIT || cpu_speed < INTERFERE_MIN_SPEED;
+    m->threads = threads < INTERFERE_MAX_THREADS ? threads : INTERFERE_MAX_THREADS;
+    m->cal = cal;
+    m->cpu0 = cpu_speed(m->threads, cal);
+    m->mem0 = mem_speed(m->threads, cal);
+    m->ok = false;
+}
+
+interfere_figures interfere_end(const interfere_mark *m)
+{
+    interfere_figures f;
+    f.wait_share = wait_share(m);
+    f.cpu_speed = fmin(m->cpu0, cpu_speed(m->threads, m->cal)); /* NaN only if both are */
+    f.mem_speed = fmin(m->mem0, mem_speed(m->threads, m->cal));
+    /* NaN measures do not count (comparisons with NaN are false) */
+    f.disturbed = f.wait_share > INTERFERE_MAX_WAIT || f.cpu_speed < INTERFERE_MIN_SPEED;
+    return f;
 }

@@ -34,34 +34,35 @@
 #define INTERFERE_MIN_SPEED 0.8
 #define INTERFERE_MAX_THREADS 256
 
-/* The state at the start of a timed section. */
+/* A point's probes before its warm-up and the state at the start of its timed section. */
 typedef struct {
     int threads;
+    const calib *cal;                     /* the ceilings the speeds are relative to, or NULL */
+    double cpu0, mem0;                    /* cpu_speed, mem_speed of the probes before */
     bool ok;                              /* schedstat readable by every thread */
     double wall;                          /* seconds, CLOCK_MONOTONIC */
     double wait[INTERFERE_MAX_THREADS];   /* each team thread's run-queue delay so far, s */
 } interfere_mark;
 
-/* Reads every team thread's run-queue delay (an OpenMP region of `threads` threads: the
- * pinned team the kernel runs on). */
-void interfere_begin(interfere_mark *m, int threads);
+/* A point's figures (NaN where not measured). */
+typedef struct {
+    double wait_share, cpu_speed, mem_speed;
+    bool disturbed;
+} interfere_figures;
 
-/* The wait share since interfere_begin (NaN where schedstat cannot be read). */
-double interfere_wait_share(const interfere_mark *m);
+/* The probes before a point (call before its allocation and warm-up): the CPU and memory
+ * speed of a team of `threads` threads (OpenMP regions: the pinned team the kernel runs on). */
+void interfere_before(interfere_mark *m, int threads, const calib *cal);
 
-/* The slowest team thread's FMA rate in a probe (best of three of ~1 ms), over the
- * calibrated rate per thread at this thread count (NaN without a calibration row for it). */
-double interfere_cpu_speed(int threads, const calib *cal);
+/* Every team thread's run-queue delay so far: call just before the timed section. */
+void interfere_begin(interfere_mark *m);
+
+/* Just after the timed section: the wait share since interfere_begin, the probes again
+ * (the lower of before and after counts), and the verdict. */
+interfere_figures interfere_end(const interfere_mark *m);
 
 /* The probe's triad on `threads` threads, GB/s (0 if out of memory). Allocates and
  * touches 96 MiB, then frees it. `mbench calibrate` stores it as probe_gbps. */
 double interfere_triad_gbps(int threads);
-
-/* The probe's triad rate over its calibrated one for that many threads (NaN without a
- * calibration row for exactly `threads` that has probe_gbps). */
-double interfere_mem_speed(int threads, const calib *cal);
-
-/* wait_share and cpu_speed as a verdict; NaN measures do not count. */
-bool interfere_disturbed(double wait_share, double cpu_speed);
 
 #endif
