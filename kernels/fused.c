@@ -677,7 +677,6 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
 #else
 // ---------------------------------------------------------------- portable (AVX2 / scalar)
 
-static inline float fu_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 static inline float fu_silu(float z)
 {
@@ -720,7 +719,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                     float dt = 0.0f, u = 0.0f;
                     if (l < m) {
                         dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                        if (s->softplus) dt = fu_softplusf(dt);
+                        if (s->softplus) dt = mb_softplusf(dt);
                         u = t->u[bl * D + c + l];
                     }
                     dtv[tt * VL + l] = dt;

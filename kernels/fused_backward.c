@@ -119,8 +119,6 @@ size_t scan_fused_backward_workspace(const scan_shape *s, const scan_opts *o)
     return need;
 }
 
-static inline float fb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
-static inline float fb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* Sums the per-thread accumulators into the gradients (inside a parallel region). */
 static void fb_reduce(const fb_geom *g, const scan_grads *gr, const float *ws, int threads)
@@ -175,7 +173,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
                     for (int64_t tt = 0; tt < tb; tt++) {
                         const int64_t bl = b * L + t0 + tt;
                         float dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                        if (s->softplus) dt = fb_softplusf(dt);
+                        if (s->softplus) dt = mb_softplusf(dt);
                         const float dtu = dt * t->u[bl * D + d];
                         const float *Bm = t->Bm + (bl * G + gi) * N, *hp = tt ? hs + (tt - 1) * N : hstart;
                         for (int64_t n = 0; n < N; n++) {
@@ -188,7 +186,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
                     for (int64_t tt = tb - 1; tt >= 0; tt--) {
                         const int64_t bl = b * L + t0 + tt;
                         const float x = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                        const float dt = s->softplus ? fb_softplusf(x) : x, dsp = s->softplus ? fb_sigmoidf(x) : 1.0f;
+                        const float dt = s->softplus ? mb_softplusf(x) : x, dsp = s->softplus ? mb_sigmoidf(x) : 1.0f;
                         const float u = t->u[bl * D + d], dtu = dt * u;
                         const float *Bm = t->Bm + (bl * G + gi) * N, *Cm = t->Cm + (bl * G + gi) * N;
                         const float *hc = hs + tt * N, *hp = tt ? hs + (tt - 1) * N : hstart, *e = es + tt * N;
@@ -196,7 +194,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
                         if (t->z) {
                             float acc = Dk * u;
                             for (int64_t n = 0; n < N; n++) acc += Cm[n] * hc[n];
-                            const float zz = t->z[bl * D + d], sgm = fb_sigmoidf(zz);
+                            const float zz = t->z[bl * D + d], sgm = mb_sigmoidf(zz);
                             gr->dz[bl * D + d] = gy * acc * sgm * (1.0f + zz * (1.0f - sgm));
                             gy *= zz * sgm;
                         }

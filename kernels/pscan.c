@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include "scan.h"
+#include "simd.h"
 
 #define PS_SLICE 4096 /* floats of a D*N row per work item */
 
@@ -33,7 +34,6 @@ static size_t ps_workspace(const scan_shape *s, const scan_opts *o)
     return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float);
 }
 
-static inline float ps_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 /* The strides of the two sweeps: calls f(s, first, step) for every level in order. The
  * number of pairs of a level is the count of i = first, first + step, ... < L. */
@@ -94,7 +94,7 @@ static int ps_forward(const scan_shape *s, const scan_tensors *t, const scan_opt
                 const int64_t k = d / per_k, g = d / per_group;
                 if (d % per_k == 0) { /* head: one dt and one exp per (t, head) */
                     dtk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                    if (s->softplus) dtk = ps_softplusf(dtk);
+                    if (s->softplus) dtk = mb_softplusf(dtk);
                     if (head) ek = expf(dtk * t->A[k]);
                 }
                 const float du = dtk * t->u[bl * D + d];

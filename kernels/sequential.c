@@ -22,6 +22,7 @@
 #endif
 
 #include "scan.h"
+#include "simd.h"
 
 static const char *seq_unsupported(const scan_shape *s, const scan_opts *o)
 {
@@ -40,7 +41,6 @@ static size_t seq_workspace(const scan_shape *s, const scan_opts *o)
             (size_t)s->batch * s->channels * seq_hrow(s)) * sizeof(float);
 }
 
-static inline float softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
 /* The (batch, channel) pairs [lo, hi) of thread me of nth (the static split). */
 static void seq_share(int64_t pairs, int me, int nth, int64_t *lo, int64_t *hi)
@@ -104,7 +104,7 @@ static void seq_run(const scan_shape *s, const scan_tensors *t, const scan_opts 
         for (int64_t l = 0; l < L; l++) {
             SEQ_FOR_PAIRS(lo, hi) {
                 float dt = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                if (s->softplus) dt = softplusf(dt);
+                if (s->softplus) dt = mb_softplusf(dt);
                 const float du = dt * t->u[bl * D + d];
                 const float *Bm = t->Bm + (bl * G + g) * N;
                 float *a = dA + (bl * D + d) * N, *x = dBu + (bl * D + d) * N;
@@ -227,7 +227,6 @@ static int seq_forward_save(const scan_shape *s, const scan_tensors *t, const sc
     return 0;
 }
 
-static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_grads *gr, const scan_opts *o,
                         const void *saved, void *ws, mb_err *err)
@@ -275,8 +274,8 @@ static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                     const int64_t g = G == 1 ? 0 : d / per_group;
                     float *gh = ghs + (b * D + d) * HR;
                     const float *h0 = t->h0 ? t->h0 + (b * D + d) * N : zero;
-                    const float dt = s->softplus ? softplusf(xk) : xk;
-                    const float dsp = s->softplus ? sigmoidf_(xk) : 1.0f;
+                    const float dt = s->softplus ? mb_softplusf(xk) : xk;
+                    const float dsp = s->softplus ? mb_sigmoidf(xk) : 1.0f;
                     const float u = t->u[bl * D + d];
                     const float *Bm = t->Bm + (bl * G + g) * N, *Cm = t->Cm + (bl * G + g) * N;
                     const float *a = dAs + (bl * D + d) * N, *hc = H + (bl * D + d) * N;
@@ -285,7 +284,7 @@ static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                     if (t->z) {
                         float yc = Dk * u;
                         for (int64_t n = 0; n < N; n++) yc += Cm[n] * hc[n];
-                        const float zz = t->z[bl * D + d], sg = sigmoidf_(zz);
+                        const float zz = t->z[bl * D + d], sg = mb_sigmoidf(zz);
                         gr->dz[bl * D + d] = gy * yc * sg * (1.0f + zz * (1.0f - sg));
                         gy *= zz * sg;
                     }
