@@ -269,13 +269,14 @@ static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_g
             for (int64_t k = lo > b * K ? lo - b * K : 0; k < K && b * K + k < hi; k++) {
                 const float Dk = t->Dskip ? t->Dskip[k] : 0.0f;
                 const float xk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                /* dt and softplus' once per (t, dt entry): a head's channels share them */
+                const float dt = s->softplus ? mb_softplusf(xk) : xk;
+                const float dsp = s->softplus ? mb_sigmoidf(xk) : 1.0f;
                 float dd = 0.0f; /* ddelta of (b, l, k), summed over the unit's channels */
                 for (int64_t d = k * per_k; d < (k + 1) * per_k; d++) {
                     const int64_t g = G == 1 ? 0 : d / per_group;
                     float *gh = ghs + (b * D + d) * HR;
                     const float *h0 = t->h0 ? t->h0 + (b * D + d) * N : zero;
-                    const float dt = s->softplus ? mb_softplusf(xk) : xk;
-                    const float dsp = s->softplus ? mb_sigmoidf(xk) : 1.0f;
                     const float u = t->u[bl * D + d];
                     const float *Bm = t->Bm + (bl * G + g) * N, *Cm = t->Cm + (bl * G + g) * N;
                     const float *a = dAs + (bl * D + d) * N, *hc = H + (bl * D + d) * N;
@@ -320,8 +321,9 @@ static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                         ddt += gB * u;
                     }
                     gr->du[bl * D + d] = gy * Dk + dt * gB;
-                    dd += ddt * dsp;
+                    dd += ddt;
                 }
+                dd *= dsp;
                 gr->ddelta[bl * K + k] = dd;
                 tdbias[k] += dd;
             }
@@ -363,11 +365,12 @@ static int seq_backward(const scan_shape *s, const scan_tensors *t, const scan_g
  *   per update: dC += gy h (2), g1 = gh + gy C (2), gh = g1 a (1), gB += g1 B (2),
  *     dB += g1 dt u (2); diag: geh = g1 a h_{t-1} (2), ddt += A geh (2), dA += dt geh (2)
  *     = 15; head: geh += g1 a h_{t-1} (3) = 12
- *   per (t, channel): dD += gy u (2), dt u (1), du = gy D + dt gB (3), dd += ddt softplus'
- *     (2); diag ddt += gB u (2), head ddt = A geh + gB u (3) and dA += dt geh (2); the
- *     softplus' sigmoid (3, softplus: it and softplus are taken per channel, head too); the
- *     gate: D u (1), C.h (2N), sigmoid(z) (3), dz (6), gy *= z sigmoid (2)
- *   per (t, dt entry): dbias += dd (1)
+ *   per (t, channel): dD += gy u (2), dt u (1), du = gy D + dt gB (3), dd += ddt (1); diag
+ *     ddt += gB u (2), head ddt = A geh + gB u (3) and dA += dt geh (2); the gate: D u (1),
+ *     C.h (2N), sigmoid(z) (3), dz (6), gy *= z sigmoid (2)
+ *   per (t, dt entry): dd *= softplus' (1), dbias += dd (1); softplus' sigmoid (3, with
+ *     softplus: it and softplus are taken once per (t, dt entry), once per head on head
+ *     problems)
  *   the sum of the per-thread accumulators: threads x (2 BLGN + |A| + 2K) adds. */
 static void seq_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
 {
@@ -377,11 +380,12 @@ static void seq_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost
     const int threads = o->threads > 0 ? o->threads : 1;
     scan_sizes z;
     scan_shape_sizes(s, &z);
-    const double per_tc = 8 + (head ? 5 : 2) + (s->softplus ? 3 : 0) + (s->has_z ? 12.0 + 2.0 * s->d_state : 0);
-    c->flops = (head ? 12.0 : 15.0) * upd + BLD * per_tc + BLK +
+    const double per_tc = 7 + (head ? 5 : 2) + (s->has_z ? 12.0 + 2.0 * s->d_state : 0);
+    const double per_tk = 2 + (s->softplus ? 3 : 0);
+    c->flops = (head ? 12.0 : 15.0) * upd + BLD * per_tc + BLK * per_tk +
                (double)threads * (2.0 * z.Bm + z.A + 2.0 * scan_shape_k(s));
-    /* per (t, channel): softplus and its sigmoid, sigmoid(z) */
-    c->exps = BLD * ((s->softplus ? 2 : 0) + (s->has_z ? 1 : 0));
+    /* softplus and its sigmoid per (t, dt entry), sigmoid(z) per (t, channel) */
+    c->exps = BLK * (s->softplus ? 2 : 0) + BLD * (s->has_z ? 1 : 0);
     c->workspace = (double)seq_bwd_workspace(s, o);
     /* saved (deltaA, h) read once, the inputs and gradients once, the accumulators twice */
     c->bytes = (double)seq_saved(s, o) + (double)scan_shape_tensor_bytes(s) + (double)scan_grad_bytes(s) +
