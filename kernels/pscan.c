@@ -12,10 +12,13 @@
  * (Brent-Kung: 2L operator applications in 2 log2 L levels, any L, no padding.) After it,
  * deltaB_u[t] holds h[t]. Phase 3 reads y = C.h (+ D u, * silu(z)). Every level is one
  * parallel loop over (batch, pair of steps, slice of the D*N row), so threads share the
- * time axis even when batch x channels is 1: that is this kernel's reason to exist. */
+ * time axis even when batch x channels is 1: that is this kernel's reason to exist.
+ * The phases are exported through kernels/pscan.h to the backward (pscan_backward.c),
+ * whose forward_save runs them too and whose backward runs the sweeps reversed. */
 #include <math.h>
 #include <omp.h>
 
+#include "pscan.h"
 #include "scan.h"
 #include "simd.h"
 
@@ -35,19 +38,53 @@ static size_t ps_workspace(const scan_shape *s, const scan_opts *o)
 }
 
 
-/* The strides of the two sweeps: calls f(s, first, step) for every level in order. The
- * number of pairs of a level is the count of i = first, first + step, ... < L. */
+/* The number of pairs of a level: the count of i = first, first + step, ... < L. */
 static int64_t ps_pairs(int64_t L, int64_t first, int64_t step)
 {
     return first < L ? (L - 1 - first) / step + 1 : 0;
 }
 
-/* One level: e[i] = e[i-s] o e[i] for i = first + p*step, over all batches and slices.
- * Called by every thread of the team: each takes a contiguous share of the (batch, pair,
- * slice) items (decomposed once, then counted up: no division per item), and the level
- * ends in a barrier. */
-static void ps_level(float *dA, float *dBu, int64_t B, int64_t L, int64_t R, int64_t s,
-                     int64_t first, int64_t step)
+// ---------------------------------------------------------------- phases (pscan.h)
+
+void pscan_materialise(const scan_shape *s, const scan_tensors *t, float *dA, float *dBu, float *dA_copy)
+{
+    const int64_t B = s->batch, L = s->seqlen, D = s->channels, N = s->d_state, G = s->groups;
+    const int64_t K = scan_shape_k(s), per_k = D / K, per_group = D / G, R = D * N;
+    const bool head = s->a_kind == SCAN_A_HEAD;
+    /* one (b, t) row per item */
+#pragma omp for schedule(static)
+    for (int64_t bl = 0; bl < B * L; bl++) {
+        const int64_t b = bl / L, l = bl % L;
+        float dtk = 0.0f, ek = 1.0f;
+        for (int64_t d = 0; d < D; d++) {
+            const int64_t k = d / per_k, g = d / per_group;
+            if (d % per_k == 0) { /* head: one dt and one exp per (t, head) */
+                dtk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
+                if (s->softplus) dtk = mb_softplusf(dtk);
+                if (head) ek = expf(dtk * t->A[k]);
+            }
+            const float du = dtk * t->u[bl * D + d];
+            const float *Bm = t->Bm + (bl * G + g) * N;
+            float *a = dA + bl * R + d * N, *x = dBu + bl * R + d * N;
+            if (head)
+                for (int64_t n = 0; n < N; n++) a[n] = ek;
+            else
+                for (int64_t n = 0; n < N; n++) a[n] = expf(dtk * t->A[d * N + n]);
+            for (int64_t n = 0; n < N; n++) x[n] = du * Bm[n];
+            if (l == 0 && t->h0)
+                for (int64_t n = 0; n < N; n++) x[n] += a[n] * t->h0[(b * D + d) * N + n];
+            if (dA_copy)
+                for (int64_t n = 0; n < N; n++) dA_copy[bl * R + d * N + n] = a[n];
+        }
+    }
+}
+
+/* One level: e[i] = e[i-s] o e[i] for positions i = first + p*step, over all batches and
+ * slices, where position i is time i (forward) or time L-1-i (reverse, so that e[i-s] is
+ * time t+s). Every thread of the team takes a contiguous share of the (batch, pair, slice)
+ * items (decomposed once, then counted up: no division per item); ends in a barrier. */
+static void ps_level(float *dA, float *dBu, int64_t B, int64_t L, int64_t R, int64_t s, int64_t first,
+                     int64_t step, bool reverse)
 {
     const int64_t pairs = ps_pairs(L, first, step), slices = (R + PS_SLICE - 1) / PS_SLICE;
     const int64_t items = B * pairs * slices;
@@ -57,9 +94,10 @@ static void ps_level(float *dA, float *dBu, int64_t B, int64_t L, int64_t R, int
         int64_t sl = lo % slices, p = (lo / slices) % pairs, b = lo / slices / pairs;
         for (int64_t it = lo; it < hi; it++) {
             const int64_t i = first + p * step;
+            const int64_t thi = reverse ? L - 1 - i : i, tlo = reverse ? thi + s : thi - s;
             const int64_t r0 = sl * PS_SLICE, r1 = r0 + PS_SLICE < R ? r0 + PS_SLICE : R;
-            float *a_hi = dA + (b * L + i) * R, *x_hi = dBu + (b * L + i) * R;
-            const float *a_lo = dA + (b * L + i - s) * R, *x_lo = dBu + (b * L + i - s) * R;
+            float *a_hi = dA + (b * L + thi) * R, *x_hi = dBu + (b * L + thi) * R;
+            const float *a_lo = dA + (b * L + tlo) * R, *x_lo = dBu + (b * L + tlo) * R;
 #pragma omp simd
             for (int64_t r = r0; r < r1; r++) {
                 x_hi[r] = a_hi[r] * x_lo[r] + x_hi[r];
@@ -74,82 +112,67 @@ static void ps_level(float *dA, float *dBu, int64_t B, int64_t L, int64_t R, int
 #pragma omp barrier
 }
 
-static int ps_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
+void pscan_sweeps(float *a, float *x, int64_t B, int64_t L, int64_t R, bool reverse)
 {
-    (void)err;
-    const int64_t B = s->batch, L = s->seqlen, D = s->channels, N = s->d_state, G = s->groups;
-    const int64_t K = scan_shape_k(s), per_k = D / K, per_group = D / G, R = D * N;
-    float *dA = ws;                 /* [B][L][D][N] */
-    float *dBu = dA + B * L * R;    /* [B][L][D][N] */
-    const bool head = s->a_kind == SCAN_A_HEAD;
-
-#pragma omp parallel num_threads(o->threads > 0 ? o->threads : 1)
-    {
-        // ---- phase 1: materialise deltaA and deltaB_u, one (b, t) row per item; h0 into t = 0
-#pragma omp for schedule(static)
-        for (int64_t bl = 0; bl < B * L; bl++) {
-            const int64_t b = bl / L, l = bl % L;
-            float dtk = 0.0f, ek = 1.0f;
-            for (int64_t d = 0; d < D; d++) {
-                const int64_t k = d / per_k, g = d / per_group;
-                if (d % per_k == 0) { /* head: one dt and one exp per (t, head) */
-                    dtk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                    if (s->softplus) dtk = mb_softplusf(dtk);
-                    if (head) ek = expf(dtk * t->A[k]);
-                }
-                const float du = dtk * t->u[bl * D + d];
-                const float *Bm = t->Bm + (bl * G + g) * N;
-                float *a = dA + bl * R + d * N, *x = dBu + bl * R + d * N;
-                if (head)
-                    for (int64_t n = 0; n < N; n++) a[n] = ek;
-                else
-                    for (int64_t n = 0; n < N; n++) a[n] = expf(dtk * t->A[d * N + n]);
-                for (int64_t n = 0; n < N; n++) x[n] = du * Bm[n];
-                if (l == 0 && t->h0)
-                    for (int64_t n = 0; n < N; n++) x[n] += a[n] * t->h0[(b * D + d) * N + n];
-            }
-        }
-        // ---- phase 2: the scan over time, level by level (each omp for ends in a barrier)
-        int64_t s_top = 1;
-        for (int64_t st = 1; 2 * st <= L; st *= 2) {
-            ps_level(dA, dBu, B, L, R, st, 2 * st - 1, 2 * st);
-            s_top = st;
-        }
-        for (int64_t st = s_top; st >= 1; st /= 2) ps_level(dA, dBu, B, L, R, st, 3 * st - 1, 2 * st);
-        // ---- phase 3: y = C . h (+ D u, * silu(z)); the final state
-#pragma omp for schedule(static)
-        for (int64_t bl = 0; bl < B * L; bl++) {
-            for (int64_t d = 0; d < D; d++) {
-                const int64_t k = d / per_k, g = d / per_group;
-                const float *h = dBu + bl * R + d * N, *Cm = t->Cm + (bl * G + g) * N;
-                float acc = 0.0f;
-                for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
-                const float u = t->u[bl * D + d];
-                if (t->Dskip) acc += t->Dskip[k] * u;
-                if (t->z) {
-                    const float z = t->z[bl * D + d];
-                    acc *= z / (1.0f + expf(-z));
-                }
-                t->y[bl * D + d] = acc;
-            }
-        }
-        if (t->h_last) {
-#pragma omp for schedule(static)
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t r = 0; r < R; r++) t->h_last[b * R + r] = dBu[(b * L + L - 1) * R + r];
-        }
+    int64_t s_top = 1;
+    for (int64_t st = 1; 2 * st <= L; st *= 2) {
+        ps_level(a, x, B, L, R, st, 2 * st - 1, 2 * st, reverse);
+        s_top = st;
     }
-    return 0;
+    for (int64_t st = s_top; st >= 1; st /= 2) ps_level(a, x, B, L, R, st, 3 * st - 1, 2 * st, reverse);
 }
 
-/* Operator applications of both sweeps, per (b, d, n) (counted by walking the levels). */
-static double ps_applications(int64_t L)
+void pscan_read_out(const scan_shape *s, const scan_tensors *t, const float *H)
+{
+    const int64_t B = s->batch, L = s->seqlen, D = s->channels, N = s->d_state, G = s->groups;
+    const int64_t K = scan_shape_k(s), per_k = D / K, per_group = D / G, R = D * N;
+#pragma omp for schedule(static)
+    for (int64_t bl = 0; bl < B * L; bl++) {
+        for (int64_t d = 0; d < D; d++) {
+            const int64_t k = d / per_k, g = d / per_group;
+            const float *h = H + bl * R + d * N, *Cm = t->Cm + (bl * G + g) * N;
+            float acc = 0.0f;
+            for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
+            const float u = t->u[bl * D + d];
+            if (t->Dskip) acc += t->Dskip[k] * u;
+            if (t->z) {
+                const float z = t->z[bl * D + d];
+                acc *= z / (1.0f + expf(-z));
+            }
+            t->y[bl * D + d] = acc;
+        }
+    }
+    if (t->h_last) {
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t r = 0; r < R; r++) t->h_last[b * R + r] = H[(b * L + L - 1) * R + r];
+    }
+}
+
+double pscan_applications(int64_t L)
 {
     double n = 0;
     int64_t s_top = 1;
     for (int64_t st = 1; 2 * st <= L; st *= 2) n += (double)ps_pairs(L, 2 * st - 1, 2 * st), s_top = st;
     for (int64_t st = s_top; st >= 1; st /= 2) n += (double)ps_pairs(L, 3 * st - 1, 2 * st);
     return n;
+}
+
+// ---------------------------------------------------------------- the forward
+
+static int ps_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
+{
+    (void)err;
+    const int64_t B = s->batch, L = s->seqlen, R = s->channels * s->d_state;
+    float *dA = ws;                 /* [B][L][D][N] */
+    float *dBu = dA + B * L * R;    /* [B][L][D][N] */
+#pragma omp parallel num_threads(o->threads > 0 ? o->threads : 1)
+    {
+        pscan_materialise(s, t, dA, dBu, NULL);
+        pscan_sweeps(dA, dBu, B, L, R, false); /* dBu[t] becomes h[t] */
+        pscan_read_out(s, t, dBu);
+    }
+    return 0;
 }
 
 /* Per update: phase 1 dt*A (1, diag) and dt*u*B (1); phase 3 C*h (2). Per operator
@@ -165,7 +188,7 @@ static void ps_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
     const double BLK = BL * (double)scan_shape_k(s);
     const double BR = (double)s->batch * s->channels * s->d_state;
     const bool head = s->a_kind == SCAN_A_HEAD;
-    const double apps = ps_applications(s->seqlen) * BR;
+    const double apps = pscan_applications(s->seqlen) * BR;
     c->flops = (head ? 3.0 : 4.0) * upd + 3.0 * apps + (s->has_h0 ? 2.0 * BR : 0) +
                BLD * (1 + (s->has_dskip ? 2 : 0) + (s->has_z ? 4 : 0));
     c->exps = (head ? BLK : upd) + (s->softplus ? BLK : 0) + (s->has_z ? BLD : 0);

@@ -1,8 +1,8 @@
 /* kernels/pscan_backward.c: training for the parallel scan (kernels/pscan.c). forward_save
- * is the pscan forward that keeps deltaA (before the sweeps multiply it in place, so the
- * sweeps run on a copy in the workspace) and the scanned states h; the backward runs the
- * same Blelloch up-/down-sweep on the reverse recurrence of the adjoint, reading time
- * backwards through the indices (no flipped copies):
+ * is the pscan forward (its phases, kernels/pscan.h) that keeps deltaA (before the sweeps
+ * multiply it in place, so the sweeps run on a copy in the workspace) and the scanned
+ * states h; the backward runs the same Blelloch up-/down-sweep on the reverse recurrence
+ * of the adjoint, reading time backwards through the indices (no flipped copies):
  *
  *     G_t = dloss/dh_t = gy_t C_t + deltaA_{t+1} G_{t+1},   G_{L-1} = gy C + dh_last
  *
@@ -18,57 +18,12 @@
  * 2 x [B][L][D][N], plus the accumulators. */
 #include <math.h>
 #include <omp.h>
-#include <string.h>
 
+#include "pscan.h"
 #include "scan.h"
 #include "simd.h"
 
-#define PB_SLICE 4096 /* floats of a D*N row per work item */
-
 static int pb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
-
-static int64_t pb_pairs(int64_t L, int64_t first, int64_t step)
-{
-    return first < L ? (L - 1 - first) / step + 1 : 0;
-}
-
-/* One level of the sweeps over position i = first + p step: e[i] = e[i-s] o e[i], where
- * position i is time i (forward) or time L-1-i (reverse, so that e[i-s] is time t+s).
- * Every thread of the team takes a contiguous share of the (batch, pair, slice) items;
- * ends in a barrier. */
-static void pb_level(float *a, float *x, int64_t B, int64_t L, int64_t R, int64_t s, int64_t first,
-                     int64_t step, bool reverse)
-{
-    const int64_t pairs = pb_pairs(L, first, step), slices = (R + PB_SLICE - 1) / PB_SLICE;
-    const int64_t items = B * pairs * slices;
-    const int64_t nth = omp_get_num_threads(), me = omp_get_thread_num();
-    const int64_t lo = items * me / nth, hi = items * (me + 1) / nth;
-    for (int64_t it = lo; it < hi; it++) {
-        const int64_t sl = it % slices, p = (it / slices) % pairs, b = it / slices / pairs;
-        const int64_t i = first + p * step;
-        const int64_t thi = reverse ? L - 1 - i : i, tlo = reverse ? thi + s : thi - s;
-        const int64_t r0 = sl * PB_SLICE, r1 = r0 + PB_SLICE < R ? r0 + PB_SLICE : R;
-        float *a_hi = a + (b * L + thi) * R, *x_hi = x + (b * L + thi) * R;
-        const float *a_lo = a + (b * L + tlo) * R, *x_lo = x + (b * L + tlo) * R;
-#pragma omp simd
-        for (int64_t r = r0; r < r1; r++) {
-            x_hi[r] = a_hi[r] * x_lo[r] + x_hi[r];
-            a_hi[r] = a_hi[r] * a_lo[r];
-        }
-    }
-#pragma omp barrier
-}
-
-/* Both sweeps (Brent-Kung, any L). Called by every thread of the team. */
-static void pb_scan(float *a, float *x, int64_t B, int64_t L, int64_t R, bool reverse)
-{
-    int64_t s_top = 1;
-    for (int64_t st = 1; 2 * st <= L; st *= 2) {
-        pb_level(a, x, B, L, R, st, 2 * st - 1, 2 * st, reverse);
-        s_top = st;
-    }
-    for (int64_t st = s_top; st >= 1; st /= 2) pb_level(a, x, B, L, R, st, 3 * st - 1, 2 * st, reverse);
-}
 
 size_t scan_pscan_saved_bytes(const scan_shape *s, const scan_opts *o)
 {
@@ -94,56 +49,15 @@ int scan_pscan_forward_save(const scan_shape *s, const scan_tensors *t, const sc
                             mb_err *err)
 {
     (void)err;
-    const int64_t B = s->batch, L = s->seqlen, D = s->channels, N = s->d_state, G = s->groups;
-    const int64_t K = scan_shape_k(s), per_k = D / K, per_group = D / G, R = D * N;
+    const int64_t B = s->batch, L = s->seqlen, R = s->channels * s->d_state;
     float *dA = saved;         /* [B][L][D][N] deltaA, kept */
     float *H = dA + B * L * R; /* [B][L][D][N] deltaB_u, scanned into h */
     float *ac = ws;            /* [B][L][D][N] a copy of deltaA the sweeps consume */
-    const bool head = s->a_kind == SCAN_A_HEAD;
 #pragma omp parallel num_threads(pb_threads(o))
     {
-        // ---- deltaA (twice) and deltaB_u, h0 folded into t = 0
-#pragma omp for schedule(static)
-        for (int64_t bl = 0; bl < B * L; bl++) {
-            const int64_t b = bl / L, l = bl % L;
-            float dtk = 0.0f, ek = 1.0f;
-            for (int64_t d = 0; d < D; d++) {
-                const int64_t k = d / per_k, g = d / per_group;
-                if (d % per_k == 0) {
-                    dtk = t->delta[bl * K + k] + (t->delta_bias ? t->delta_bias[k] : 0.0f);
-                    if (s->softplus) dtk = mb_softplusf(dtk);
-                    if (head) ek = expf(dtk * t->A[k]);
-                }
-                const float du = dtk * t->u[bl * D + d];
-                const float *Bm = t->Bm + (bl * G + g) * N;
-                float *a = dA + bl * R + d * N, *x = H + bl * R + d * N, *c = ac + bl * R + d * N;
-                for (int64_t n = 0; n < N; n++) {
-                    a[n] = c[n] = head ? ek : expf(dtk * t->A[d * N + n]);
-                    x[n] = du * Bm[n];
-                }
-                if (l == 0 && t->h0)
-                    for (int64_t n = 0; n < N; n++) x[n] += a[n] * t->h0[(b * D + d) * N + n];
-            }
-        }
-        pb_scan(ac, H, B, L, R, false);
-        // ---- y = C . h (+ D u, * silu(z)); the final state
-#pragma omp for schedule(static)
-        for (int64_t bl = 0; bl < B * L; bl++)
-            for (int64_t d = 0; d < D; d++) {
-                const int64_t k = d / per_k, g = d / per_group;
-                const float *h = H + bl * R + d * N, *Cm = t->Cm + (bl * G + g) * N;
-                float acc = 0.0f;
-                for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
-                const float u = t->u[bl * D + d];
-                if (t->Dskip) acc += t->Dskip[k] * u;
-                if (t->z) acc *= t->z[bl * D + d] * mb_sigmoidf(t->z[bl * D + d]);
-                t->y[bl * D + d] = acc;
-            }
-        if (t->h_last) {
-#pragma omp for schedule(static)
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t r = 0; r < R; r++) t->h_last[b * R + r] = H[(b * L + L - 1) * R + r];
-        }
+        pscan_materialise(s, t, dA, H, ac);
+        pscan_sweeps(ac, H, B, L, R, false);
+        pscan_read_out(s, t, H);
     }
     return 0;
 }
@@ -196,7 +110,7 @@ int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_g
             }
         }
         // ---- G_t = deltaA_{t+1} G_{t+1} + gy C_t: the sweeps, time reversed
-        pb_scan(ac, X, B, L, R, true);
+        pscan_sweeps(ac, X, B, L, R, true);
         // ---- every (b, t) row: dB, dC, ddelta, du; dA, dbias into the accumulators
 #pragma omp for schedule(static)
         for (int64_t bl = 0; bl < B * L; bl++) {
@@ -264,10 +178,7 @@ void scan_pscan_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost
 {
     const double upd = scan_shape_updates(s);
     const double BLD = (double)s->batch * s->seqlen * s->channels, BDN = (double)s->batch * s->channels * s->d_state;
-    double apps = 0;
-    int64_t s_top = 1;
-    for (int64_t st = 1; 2 * st <= s->seqlen; st *= 2) apps += (double)pb_pairs(s->seqlen, 2 * st - 1, 2 * st), s_top = st;
-    for (int64_t st = s_top; st >= 1; st /= 2) apps += (double)pb_pairs(s->seqlen, 3 * st - 1, 2 * st);
+    double apps = pscan_applications(s->seqlen);
     apps *= (double)s->batch * s->channels * s->d_state;
     scan_sizes z;
     scan_shape_sizes(s, &z);
