@@ -166,16 +166,36 @@ int machine_warnings(json_t *desc, char *buf, size_t len)
 
 // ---------------------------------------------------------------- machine types
 
+/* What makes two hosts measure alike: the parts of machine_type_id's hash (keyed by
+ * `key`, openblas_core being the description's openblas.core), grouped by what a user
+ * changes to match them (machine_type_diff). */
+static const struct {
+    const char *key, *name;
+    int part;
+    bool show; /* short enough to quote both values */
+} machine_facts[] = {{"cpu", "cpu", MACHINE_DIFF_MACHINE, true},
+                     {"cpu_flags", "cpu flags", MACHINE_DIFF_MACHINE, false},
+                     {"topology", "topology", MACHINE_DIFF_MACHINE, false},
+                     {"openblas_core", "OpenBLAS core", MACHINE_DIFF_MACHINE, true},
+                     {"git_commit", "", MACHINE_DIFF_COMMIT, true},
+                     {"compiler", "compiler", MACHINE_DIFF_BUILD, true},
+                     {"flags", "flags", MACHINE_DIFF_BUILD, true}};
+#define MACHINE_NFACTS (sizeof machine_facts / sizeof *machine_facts)
+
+/* One part of a description (NULL when absent). */
+static json_t *fact_get(json_t *desc, const char *key)
+{
+    if (!strcmp(key, "openblas_core")) return json_object_get(json_object_get(desc, "openblas"), "core");
+    return json_object_get(desc, key);
+}
+
 void machine_type_id(json_t *desc, char *hex, size_t len)
 {
-    static const char *const keys[] = {"cpu", "cpu_flags", "topology", "compiler", "flags", "git_commit"};
     json_t *o = json_object();
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        json_t *v = json_object_get(desc, keys[i]);
-        json_object_set(o, keys[i], v ? v : json_null());
+    for (size_t i = 0; i < MACHINE_NFACTS; i++) {
+        json_t *v = fact_get(desc, machine_facts[i].key);
+        json_object_set(o, machine_facts[i].key, v ? v : json_null());
     }
-    json_t *core = json_object_get(json_object_get(desc, "openblas"), "core");
-    json_object_set(o, "openblas_core", core ? core : json_null());
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     uint64_t h = shard_fnv1a(text ? text : "", text ? strlen(text) : 0, SHARD_FNV_BASIS);
     free(text);
@@ -186,8 +206,7 @@ void machine_type_id(json_t *desc, char *hex, size_t len)
 /* One part of a description: its value as short text ("" when absent). */
 static void fact_text(json_t *desc, const char *key, char *buf, size_t len)
 {
-    json_t *v = json_object_get(desc, key);
-    if (!strcmp(key, "openblas_core")) v = json_object_get(json_object_get(desc, "openblas"), "core");
+    json_t *v = fact_get(desc, key);
     if (json_is_string(v)) snprintf(buf, len, "%s", json_string_value(v));
     else if (v) {
         char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
@@ -198,18 +217,6 @@ static void fact_text(json_t *desc, const char *key, char *buf, size_t len)
 
 int machine_type_diff(json_t *a, json_t *b, char *buf, size_t len)
 {
-    /* the parts of machine_type_id's hash, grouped by what a user changes to match them */
-    static const struct {
-        const char *key, *name;
-        int part;
-        bool show; /* short enough to quote both values */
-    } facts[] = {{"cpu", "cpu", MACHINE_DIFF_MACHINE, true},
-                 {"cpu_flags", "cpu flags", MACHINE_DIFF_MACHINE, false},
-                 {"topology", "topology", MACHINE_DIFF_MACHINE, false},
-                 {"openblas_core", "OpenBLAS core", MACHINE_DIFF_MACHINE, true},
-                 {"git_commit", "", MACHINE_DIFF_COMMIT, true},
-                 {"compiler", "compiler", MACHINE_DIFF_BUILD, true},
-                 {"flags", "flags", MACHINE_DIFF_BUILD, true}};
     static const struct {
         int part;
         const char *name;
@@ -220,22 +227,23 @@ int machine_type_diff(json_t *a, json_t *b, char *buf, size_t len)
     buf[0] = 0;
     for (size_t p = 0; p < sizeof parts / sizeof *parts; p++) {
         int n = 0;
-        for (size_t i = 0; i < sizeof facts / sizeof *facts; i++) {
-            if (facts[i].part != parts[p].part) continue;
+        for (size_t i = 0; i < MACHINE_NFACTS; i++) {
+            if (machine_facts[i].part != parts[p].part) continue;
             char va[512], vb[512];
-            fact_text(a, facts[i].key, va, sizeof va);
-            fact_text(b, facts[i].key, vb, sizeof vb);
+            fact_text(a, machine_facts[i].key, va, sizeof va);
+            fact_text(b, machine_facts[i].key, vb, sizeof vb);
             if (!strcmp(va, vb)) continue;
             mask |= parts[p].part;
             const char *sep = n++ ? "; " : (off ? ", " : "");
             if (off < len && n == 1) off += (size_t)snprintf(buf + off, len - off, "%s%s (", sep, parts[p].name);
             else if (off < len) off += (size_t)snprintf(buf + off, len - off, "%s", sep);
             if (off >= len) break;
-            if (facts[i].part == MACHINE_DIFF_COMMIT)
+            if (machine_facts[i].part == MACHINE_DIFF_COMMIT)
                 off += (size_t)snprintf(buf + off, len - off, "%.40s vs %.40s", va, vb);
-            else if (facts[i].show)
-                off += (size_t)snprintf(buf + off, len - off, "%s \"%.80s\" vs \"%.80s\"", facts[i].name, va, vb);
-            else off += (size_t)snprintf(buf + off, len - off, "%s", facts[i].name);
+            else if (machine_facts[i].show)
+                off += (size_t)snprintf(buf + off, len - off, "%s \"%.80s\" vs \"%.80s\"", machine_facts[i].name,
+                                        va, vb);
+            else off += (size_t)snprintf(buf + off, len - off, "%s", machine_facts[i].name);
         }
         if (n && off < len) off += (size_t)snprintf(buf + off, len - off, ")");
     }
