@@ -32,15 +32,6 @@ static void help(void)
            cli_shape_help, cli_run_help);
 }
 
-static int print_json(json_t *o)
-{
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-    puts(s);
-    free(s);
-    json_decref(o);
-    return 0;
-}
-
 int cmd_counters(mb_ctx *ctx, int argc, char **argv)
 {
     if (cmd_wants_help(argc, argv)) {
@@ -114,7 +105,8 @@ int cmd_counters(mb_ctx *ctx, int argc, char **argv)
             json_object_set_new(out, "kernel", json_string(k->name));
             json_object_set_new(out, "shape", json_string(desc));
             json_object_set_new(out, "sim", cachesim_json(&res));
-            return print_json(out);
+            report_json_dump(stdout, out);
+            return 0;
         }
         char desc[160];
         scan_shape_describe(&cs.shape, desc, sizeof desc);

@@ -1,10 +1,10 @@
 /* harness/cmd_info.c: `mbench info`: the machine as mbench sees it (human or --json). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "harness/cmd.h"
 #include "harness/machine.h"
+#include "harness/report.h"
 
 static void print_kv(const char *k, json_t *v)
 {
@@ -32,10 +32,7 @@ int cmd_info(mb_ctx *ctx, int argc, char **argv)
     }
     json_t *m = machine_describe(&ctx->topo);
     if (json) {
-        char *s = json_dumps(m, JSON_INDENT(2));
-        puts(s);
-        free(s);
-        json_decref(m);
+        report_json_dump(stdout, m);
         return 0;
     }
     const char *k;

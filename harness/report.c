@@ -108,6 +108,14 @@ json_t *report_json(const bench_result *r)
     return o;
 }
 
+void report_json_dump(FILE *f, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) : NULL;
+    if (s) fprintf(f, "%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 /* One result as JSON, or several as {"runs": [...]}, on f. */
 void report_json_print(FILE *f, const bench_result *r, int n)
 {
@@ -117,10 +125,7 @@ void report_json_print(FILE *f, const bench_result *r, int n)
         for (int i = 0; i < n; i++) json_array_append_new(arr, report_json(&r[i]));
         json_object_set_new(o, "runs", arr);
     }
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-    if (s) fprintf(f, "%s\n", s);
-    free(s);
-    json_decref(o);
+    report_json_dump(f, o);
 }
 
 /* Seconds with a unit that keeps 3-4 significant digits readable ("-" when not measured). */
