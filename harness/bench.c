@@ -14,7 +14,6 @@
 #include <time.h>
 
 #include "common/mem.h"
-#include "harness/interfere.h"
 
 /* Points whose oracle check would take longer than this many state updates are
  * checked on a reduced shape (batch 1, seqlen <= 64) with the same other sizes. */
@@ -219,7 +218,7 @@ static void derive(bench_result *r, const calib *cal)
     r->ceiling_fraction = r->bound_s > 0 ? r->bound_s / t : NAN;
 }
 
-/* One kernel call, in the shape cnt_measure wants. */
+/* One kernel call, in the shape cnt_measure and bench_time_calls want. */
 typedef struct {
     const scan_kernel *k;
     const scan_shape *s;
@@ -237,19 +236,71 @@ static int bench_call_once(void *arg, mb_err *err)
     return run_once(c->k, c->s, c->t, c->g, c->o, c->dir, c->saved, c->ws, err);
 }
 
-int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
-                const calib *cal, pin_topo *topo, bench_result *r, mb_err *err)
+// ---------------------------------------------------------------- shared with bench_block.c
+
+void bench_result_start(bench_result *r, const scan_kernel *k, const scan_shape *s, const bench_settings *set)
 {
     memset(r, 0, sizeof *r);
     r->kernel = k;
     r->shape = *s;
     r->set = *set;
-    r->max_abs_err = r->max_rel_err = NAN;
+    r->max_abs_err = r->max_rel_err = r->grad_max_rel_err = NAN;
     r->ceiling_fraction = r->bound_s = NAN;
     r->updates = scan_shape_updates(s);
     r->peak_rss_bytes = -1;
-    r->grad_max_rel_err = NAN;
     r->wait_share = r->cpu_speed = r->mem_speed = NAN;
+}
+
+int bench_time_calls(const bench_settings *set, interfere_mark *im, int (*call)(void *arg, mb_err *err), void *arg,
+                     const float *out, int64_t n, bench_result *r, mb_err *kerr, mb_err *err)
+{
+    volatile float sink = 0; /* the result is read, so no call can be removed */
+    for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
+        if (call(arg, kerr)) return 1;
+        sink += out[n - 1];
+    }
+    int cap = 64, max_reps = set->max_reps > 0 ? set->max_reps : 100000;
+    r->samples = malloc((size_t)cap * sizeof(double));
+    if (!r->samples) return mb_fail(err, "out of memory (samples)");
+    double total = 0;
+    interfere_begin(im);
+    while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
+        if (r->reps == cap) {
+            double *more = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
+            if (!more) return mb_fail(err, "out of memory (samples)");
+            r->samples = more;
+        }
+        double a = bench_now();
+        int frc = call(arg, kerr);
+        double b = bench_now();
+        if (frc) return 1;
+        sink += out[(r->reps * 7919) % n];
+        r->samples[r->reps++] = b - a;
+        total += b - a;
+    }
+    (void)sink;
+    return 0;
+}
+
+int bench_time_summarize(bench_result *r, const interfere_mark *im, pin_topo *topo, mb_err *err)
+{
+    const interfere_figures fig = interfere_end(im);
+    r->wait_share = fig.wait_share, r->cpu_speed = fig.cpu_speed, r->mem_speed = fig.mem_speed;
+    r->disturbed = fig.disturbed;
+    pin_readback(topo, r->set.threads, r->binding, sizeof r->binding);
+    if (stats_summarize(r->samples, r->reps, &r->st, err)) return -1;
+    struct timespec res;
+    clock_getres(CLOCK_MONOTONIC, &res);
+    r->timer_warning = r->st.min < 10.0 * ((double)res.tv_sec + 1e-9 * (double)res.tv_nsec);
+    return 0;
+}
+
+// ---------------------------------------------------------------- a point
+
+int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set,
+                const calib *cal, pin_topo *topo, bench_result *r, mb_err *err)
+{
+    bench_result_start(r, k, s, set);
     scan_opts o = opts_of(set);
     if (scan_shape_check(s, err)) return -1;
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
@@ -329,7 +380,6 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
     r->first_touch_s = bench_now() - t0;
 
     // ---- warm-up, then timed repetitions
-    volatile float sink = 0; /* the result is read, so no call can be removed */
     const int64_t ny = s->batch * s->seqlen * s->channels;
     /* what each call writes last: y (forward) or du (backward) */
     const float *out = train ? gb.g.du : p.t.y;
@@ -338,64 +388,27 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
         goto done;
     }
-    for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
-        if (run_once(k, s, &p.t, &gb.g, &o, dir, saved, ws, &kerr)) {
-            result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
-            goto done;
-        }
-        sink += out[ny - 1];
-    }
-    int cap = 64, max_reps = set->max_reps > 0 ? set->max_reps : 100000;
-    r->samples = malloc((size_t)cap * sizeof(double));
-    if (!r->samples) {
-        rc = mb_fail(err, "out of memory (samples)");
+    bench_call c = {.k = k, .s = s, .t = &p.t, .o = &o, .ws = ws, .g = &gb.g, .saved = saved, .dir = dir};
+    int trc = bench_time_calls(set, &im, bench_call_once, &c, out, ny, r, &kerr, err);
+    if (trc) {
+        if (trc > 0) result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
+        else rc = -1;
         goto done;
     }
-    double total = 0;
-    interfere_begin(&im);
-    while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
-        if (r->reps == cap) {
-            double *n = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
-            if (!n) {
-                rc = mb_fail(err, "out of memory (samples)");
-                goto done;
-            }
-            r->samples = n;
-        }
-        double a = bench_now();
-        int frc = run_once(k, s, &p.t, &gb.g, &o, dir, saved, ws, &kerr);
-        double b = bench_now();
-        if (frc) {
-            result_fail(r, BENCH_FAILED, "kernel error: %s", kerr.msg);
-            goto done;
-        }
-        sink += out[(r->reps * 7919) % ny];
-        r->samples[r->reps++] = b - a;
-        total += b - a;
-    }
-    (void)sink;
     if (rss_ok) r->peak_rss_bytes = peak_rss(); /* before the probes allocate */
-    const interfere_figures fig = interfere_end(&im);
-    r->wait_share = fig.wait_share, r->cpu_speed = fig.cpu_speed, r->mem_speed = fig.mem_speed;
-    r->disturbed = fig.disturbed;
-    pin_readback(topo, set->threads, r->binding, sizeof r->binding);
+    if (bench_time_summarize(r, &im, topo, err)) {
+        rc = -1;
+        goto done;
+    }
 
     // ---- counted calls, separate from the timed ones (counting never distorts a time)
     if (set->counters) {
-        bench_call c = {.k = k, .s = s, .t = &p.t, .o = &o, .ws = ws, .g = &gb.g, .saved = saved, .dir = dir};
         int reps = set->counter_reps > 0 ? set->counter_reps : 3;
         if (cnt_measure(set->counters, set->threads, reps, bench_call_once, &c, &r->counters, &kerr)) {
             result_fail(r, BENCH_FAILED, "kernel error while counting: %s", kerr.msg);
             goto done;
         }
     }
-    if (stats_summarize(r->samples, r->reps, &r->st, err)) {
-        rc = -1;
-        goto done;
-    }
-    struct timespec res;
-    clock_getres(CLOCK_MONOTONIC, &res);
-    r->timer_warning = r->st.min < 10.0 * ((double)res.tv_sec + 1e-9 * (double)res.tv_nsec);
     derive(r, cal);
 done:
     mb_free(ws);

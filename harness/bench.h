@@ -9,6 +9,7 @@
 
 #include "harness/calib.h"
 #include "harness/counters.h"
+#include "harness/interfere.h"
 #include "harness/pin.h"
 #include "harness/stats.h"
 #include "block/block.h"
@@ -112,6 +113,21 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
                       pin_topo *topo, bench_result *r, mb_err *err);
 /* The block a block-level point times. */
 int bench_block_shape(const scan_shape *s, const bench_settings *set, block_shape *bs, mb_err *err);
+
+/* ---- the parts of a point bench_point and bench_block_point share (bench.c) ---- */
+
+/* r zeroed for kernel k, shape s and settings set, every figure not measured yet NaN. */
+void bench_result_start(bench_result *r, const scan_kernel *k, const scan_shape *s, const bench_settings *set);
+/* The timed section: set->warmup (>= 1) untimed calls of call(arg), interfere_begin(im),
+ * then timed calls until both set->min_reps and set->min_time are met (at most
+ * set->max_reps), their seconds in r->samples and r->reps; one float of out[0..n) is read
+ * after every call, so that no call can be optimised away. 0; 1 if a call failed (kerr
+ * says why); -1 (err) out of memory. */
+int bench_time_calls(const bench_settings *set, interfere_mark *im, int (*call)(void *arg, mb_err *err), void *arg,
+                     const float *out, int64_t n, bench_result *r, mb_err *kerr, mb_err *err);
+/* After the timed section: the interference figures (interfere_end), the binding read
+ * back, the statistics of the samples and the timer warning. 0 or -1 (err). */
+int bench_time_summarize(bench_result *r, const interfere_mark *im, pin_topo *topo, mb_err *err);
 
 /* Bytes a point needs: tensors + workspace (+ saved + dy and gradients when training). */
 int64_t bench_point_bytes(const scan_kernel *k, const scan_shape *s, const bench_settings *set);

@@ -7,13 +7,9 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "common/mem.h"
 #include "harness/bench.h"
-#include "harness/interfere.h"
 
 int bench_block_shape(const scan_shape *s, const bench_settings *set, block_shape *bs, mb_err *err)
 {
@@ -30,19 +26,29 @@ int bench_block_shape(const scan_shape *s, const bench_settings *set, block_shap
     return block_shape_check(bs, err);
 }
 
+/* One call of what a block-level point times (bench_time_calls' call): the forward
+ * (saving for the backward when training) unless backward only, then the backward. */
+typedef struct {
+    block *b;
+    const float *x, *dout; /* [B][L][d_model] */
+    float *out, *dx;       /* [B][L][d_model] */
+    bench_direction dir;
+} block_call;
+
+static int block_call_once(void *arg, mb_err *err)
+{
+    const block_call *c = arg;
+    const bool train = c->dir != BENCH_FORWARD;
+    if (c->dir != BENCH_BACKWARD && block_forward(c->b, c->x, c->out, train, err)) return -1;
+    if (train && block_backward(c->b, c->x, c->dout, c->dx, err)) return -1;
+    return 0;
+}
+
 int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_settings *set, const calib *cal,
                       pin_topo *topo, bench_result *r, mb_err *err)
 {
-    memset(r, 0, sizeof *r);
-    r->kernel = k;
-    r->shape = *s;
-    r->set = *set;
+    bench_result_start(r, k, s, set);
     r->block_level = true;
-    r->max_abs_err = r->max_rel_err = r->grad_max_rel_err = NAN;
-    r->ceiling_fraction = r->bound_s = NAN;
-    r->peak_rss_bytes = -1;
-    r->wait_share = r->cpu_speed = r->mem_speed = NAN;
-    r->updates = scan_shape_updates(s);
     if (set->threads < 1) return mb_fail(err, "threads must be >= 1");
     mb_err serr;
     if (bench_block_shape(s, set, &r->block, &serr)) { /* a point no block has: skipped, with why */
@@ -102,52 +108,16 @@ int bench_block_point(const scan_kernel *k, const scan_shape *s, const bench_set
 
     // ---- warm-up, then timed repetitions; OpenBLAS gets the point's threads meanwhile
     openblas_set_num_threads(set->threads);
-    volatile float sink = 0;
     interfere_mark im;
     interfere_before(&im, set->threads, cal);
     if (dir == BENCH_BACKWARD && block_forward(b, x, out, true, &kerr)) goto kfail;
-    for (int i = 0; i < (set->warmup > 0 ? set->warmup : 1); i++) {
-        if (dir != BENCH_BACKWARD && block_forward(b, x, out, train, &kerr)) goto kfail;
-        if (train && block_backward(b, x, dout, dx, &kerr)) goto kfail;
-        sink += train ? dx[n - 1] : out[n - 1];
-    }
-    int cap = 64, max_reps = set->max_reps > 0 ? set->max_reps : 100000;
-    r->samples = malloc((size_t)cap * sizeof(double));
-    if (!r->samples) {
-        rc = mb_fail(err, "out of memory (samples)");
-        goto done;
-    }
-    double total = 0;
-    interfere_begin(&im);
-    while (r->reps < max_reps && (r->reps < set->min_reps || total < set->min_time)) {
-        if (r->reps == cap) {
-            double *nn = realloc(r->samples, (size_t)(cap *= 2) * sizeof(double));
-            if (!nn) {
-                rc = mb_fail(err, "out of memory (samples)");
-                goto done;
-            }
-            r->samples = nn;
-        }
-        double a = bench_now();
-        if (dir != BENCH_BACKWARD && block_forward(b, x, out, train, &kerr)) goto kfail;
-        if (train && block_backward(b, x, dout, dx, &kerr)) goto kfail;
-        double e = bench_now();
-        sink += train ? dx[(r->reps * 7919) % n] : out[(r->reps * 7919) % n];
-        r->samples[r->reps++] = e - a;
-        total += e - a;
-    }
-    (void)sink;
-    const interfere_figures fig = interfere_end(&im);
-    r->wait_share = fig.wait_share, r->cpu_speed = fig.cpu_speed, r->mem_speed = fig.mem_speed;
-    r->disturbed = fig.disturbed;
-    pin_readback(topo, set->threads, r->binding, sizeof r->binding);
-    if (stats_summarize(r->samples, r->reps, &r->st, err)) {
+    block_call c = {.b = b, .x = x, .dout = dout, .out = out, .dx = dx, .dir = dir};
+    int trc = bench_time_calls(set, &im, block_call_once, &c, train ? dx : out, n, r, &kerr, err);
+    if (trc > 0) goto kfail;
+    if (trc < 0 || bench_time_summarize(r, &im, topo, err)) {
         rc = -1;
         goto done;
     }
-    struct timespec res;
-    clock_getres(CLOCK_MONOTONIC, &res);
-    r->timer_warning = r->st.min < 10.0 * ((double)res.tv_sec + 1e-9 * (double)res.tv_nsec);
     r->updates_per_s = r->updates / r->st.median;
     r->gflops = r->cost.flops / r->st.median * 1e-9;
     r->gbps = r->exps_per_s = NAN;
