@@ -75,12 +75,7 @@ int main(void)
                     for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
                         for (size_t vi = 0; vi < sizeof variants / sizeof *variants; vi++) {
                             const variant *v = &variants[vi];
-                            /* channels 39 = 3 heads x 13: not a multiple of any vector width */
-                            scan_shape s = {.batch = 2, .seqlen = Ls[li], .channels = 39,
-                                            .d_state = Ns[ni], .heads = a ? 3 : 39,
-                                            .groups = gi ? 3 : 1,
-                                            .a_kind = a ? SCAN_A_HEAD : SCAN_A_DIAG};
-                            variant_apply(&s, v);
+                            scan_shape s = variant_shape(a, gi, Ls[li], Ns[ni], v);
                             /* alternate 1 and 2 threads so both paths are covered */
                             run_case(k, &s, v, 1 + (int)(cases % 2), &skipped);
                             cases++;
