@@ -30,11 +30,16 @@ static const char *ps_unsupported(const scan_shape *s, const scan_opts *o)
     return NULL;
 }
 
+size_t pscan_rows_bytes(const scan_shape *s)
+{
+    return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float);
+}
+
 /* deltaA, deltaB_u: 2 x [B][L][D][N] floats */
 static size_t ps_workspace(const scan_shape *s, const scan_opts *o)
 {
     (void)o;
-    return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float);
+    return pscan_rows_bytes(s);
 }
 
 

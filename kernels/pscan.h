@@ -8,6 +8,10 @@
 
 #include "scan.h"
 
+/* Bytes of two [B][L][D][N] float arrays: the forward's workspace (deltaA, deltaB_u), the
+ * backward's saved buffer (deltaA, h) and the core of its workspace (coefficients, adjoint). */
+size_t pscan_rows_bytes(const scan_shape *s);
+
 /* Phase 1: deltaA = exp(dt A) into dA and deltaB_u = dt B u into dBu, both [B][L][D][N],
  * h0 folded into step 0 (dBu[0] += deltaA[0] h0); dA_copy, if not NULL, gets deltaA too
  * (for the backward, which keeps dA while the sweeps consume the copy). */

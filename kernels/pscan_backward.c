@@ -28,7 +28,7 @@ static int pb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads :
 size_t scan_pscan_saved_bytes(const scan_shape *s, const scan_opts *o)
 {
     (void)o;
-    return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float);
+    return pscan_rows_bytes(s); /* deltaA, h */
 }
 
 /* per-thread accumulators: dA [D][N] or [H], dbias [K], dDskip [K] */
@@ -41,8 +41,7 @@ static int64_t pb_acc_floats(const scan_shape *s)
 
 size_t scan_pscan_backward_workspace(const scan_shape *s, const scan_opts *o)
 {
-    return 2 * (size_t)s->batch * s->seqlen * s->channels * s->d_state * sizeof(float) +
-           (size_t)pb_threads(o) * (size_t)pb_acc_floats(s) * sizeof(float);
+    return pscan_rows_bytes(s) + (size_t)pb_threads(o) * (size_t)pb_acc_floats(s) * sizeof(float);
 }
 
 int scan_pscan_forward_save(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *saved, void *ws,
