@@ -3,15 +3,22 @@
  * built on it; a portable scalar exp of the same shape for builds without AVX-512, and
  * scalar softplus / sigmoid on libm.
  *
- * exp(x) = 2^(x log2 e). With y = x log2 e, K = floor(32 y), r = y - K/32 in [0, 1/32):
- *     2^y = 2^floor(y) * 2^(j/32) * 2^r,   j = K mod 32
- * 2^(j/32) comes from a two-register permute (no gather), 2^r from a degree-2 polynomial
- * fitted at Chebyshev nodes on [0, 1/32] (error 5.3e-8), and 2^floor(y) from vscalefps,
- * which also turns very negative y into 0 without a clamp: one permute, two FMAs, one
- * multiply, no gather, no clamp (measured faster here than folding the table into the
- * coefficients with three permutes, or a degree-5 polynomial without a table).
- * Accuracy over [-87, 0]: max relative error 1.5e-7 (tests/test_exp.c checks the stated
- * bound of the "mb_exp_avx512" row in kernels/exp.c).
+ * exp(x) = 2^(x log2 e). With y = x log2 e, K = round(32 y), r = y - K/32 in [-1/64, 1/64]
+ * (centred):
+ *     2^y = 2^floor(K/32) * 2^((K mod 32)/32) * 2^r
+ * 2^((K mod 32)/32) comes from a two-register permute (no gather), 2^r from
+ * 1 + ln2 r + c2 r^2 (p(0) = 1 and p'(0) = ln 2 exactly, c2 minimax: error 2.1e-7 at
+ * |r| = 1/64, 5.5e-2 |r|^3 near 0), and 2^floor(K/32) from vscalefps, which also turns very
+ * negative y into 0 without a clamp: one permute, two FMAs, one multiply, no gather, no
+ * clamp. Centring and the two constraints are for the scan: a state whose decay is near 1
+ * (dt A near 0) remembers ~1/(dt |A|) steps, and an exp error e with one sign there builds
+ * up to ~e/(dt |A|) in the state. The previous, uncentred version (r in [0, 1/32), error
+ * 5.3e-8 with one sign as dt A -> 0-) built up to 4.0e-4 relative error in y in a fused
+ * scan of 16384 steps with dt A in [-1e-3, -1e-5]; this one to 1.3e-6 (tests/test_exp.c
+ * checks it), for one add more a vector (~3% of the scan's inner loop).
+ * Accuracy over [-87, 0]: max relative error 3.5e-7 for |x| < 1 (2^y alone: 3.2e-7), ~6e-8
+ * |x| beyond (the rounding of x log2 e); tests/test_exp.c checks the stated bound of the
+ * "mb_exp_avx512" row in kernels/exp.c.
  * softplus and silu use a cheaper exp (a 16-entry table: one vpermps) and, for softplus, a
  * table-driven log1p; their error does not build up over time steps as the scan's does. */
 #ifndef MB_SIMD_H
@@ -23,10 +30,10 @@
 
 #define MB_LOG2E 1.44269504088896341f
 
-/* 2^r on [0, 1/32]: c0 + c1 r + c2 r^2 (Chebyshev interpolation, max rel err 5.34e-8) */
-#define MB_EXP_C0 1.0000000533649098f
-#define MB_EXP_C1 0.6931164516042071f
-#define MB_EXP_C2 0.24284418242496017f
+/* 2^r on [-1/64, 1/64]: 1 + ln2 r + c2 r^2 (c2 minimax under the two constraints, max rel
+ * err 2.1e-7 at the ends) */
+#define MB_EXP_LN2 0.693147180559945309f
+#define MB_EXP_C2 0.24021650695910068f
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -70,19 +77,23 @@ static inline mb_exp_tab mb_exp_tab_init(void)
     return (mb_exp_tab){_mm512_load_ps(mb_exp_t32), _mm512_load_ps(mb_exp_t32 + 16)};
 }
 
-/* 2^y for y <= 0 (y >= -131072 for the index; anything below -150 gives 0 anyway). */
+/* 2^y for y <= 0 (below -150 it gives 0, -inf included). K = round(32 y), r = y - K/32. */
 static inline __attribute__((always_inline)) __m512 mb_exp2_512(__m512 y, const mb_exp_tab *tb)
 {
-    /* 1.5 * 2^18: adding it (rounding down) leaves floor(32 y) in the low mantissa bits */
+    /* 1.5 * 2^18: y + it, rounded to nearest, is K/32 + 1.5 * 2^18 with K mod 32 in the low
+     * 5 mantissa bits (the permute's index); minus it again, K/32 exactly. The explicit
+     * rounding on the two operations that read y keeps the compiler from contracting them
+     * with the product that made y into two FMAs (measured slower) */
     const __m512 magic = _mm512_set1_ps(393216.0f);
-    __m512i j = _mm512_castps_si512(_mm512_add_round_ps(y, magic, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-    /* r = y - floor(32 y) / 32, exactly (imm: 5 fraction bits, round down, no exceptions) */
-    __m512 r = _mm512_reduce_ps(y, (5 << 4) | 0x08 | 0x01);
-    __m512 T = _mm512_permutex2var_ps(tb->lo, j, tb->hi);
-    __m512 p = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(MB_EXP_C2), r, _mm512_set1_ps(MB_EXP_C1)), r,
-                               _mm512_set1_ps(MB_EXP_C0));
-    /* scalef multiplies by 2^floor(y); floor(y) == floor(K/32) since K = floor(32 y) */
-    return _mm512_scalef_ps(_mm512_mul_ps(T, p), y);
+    const __m512 jf = _mm512_add_round_ps(y, magic, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 kh = _mm512_sub_ps(jf, magic);
+    /* exact: y and K/32 are multiples of ulp(y) (|y| < 2^18) and |r| <= 1/64 */
+    const __m512 r = _mm512_sub_round_ps(y, kh, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 T = _mm512_permutex2var_ps(tb->lo, _mm512_castps_si512(jf), tb->hi);
+    /* T 2^r ~ T (1 + r (ln 2 + c2 r)) = T + (T r) q: exactly T at r = 0 */
+    const __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(MB_EXP_C2), r, _mm512_set1_ps(MB_EXP_LN2));
+    /* scalef multiplies by 2^floor(K/32) */
+    return _mm512_scalef_ps(_mm512_fmadd_ps(_mm512_mul_ps(T, r), q, T), kh);
 }
 
 static inline __attribute__((always_inline)) __m512 mb_exp512(__m512 x, const mb_exp_tab *tb)
