@@ -33,7 +33,8 @@
 #define FU_VL 4
 #endif
 #define FU_NB 16 /* states per register block */
-#define FU_UNIT_FLOATS (24 * 1024) /* target scratch of a work unit (96 KB), head */
+#define FU_UNIT_FLOATS (48 * 1024) /* target scratch of a work unit (192 KB), head */
+#define FU_TC 256 /* head, AVX-512: steps per time chunk (a thread's units take turns per chunk) */
 #define FU_UNIT_FLOATS_DIAG (32 * 1024) /* diag (128 KB: the state and A of up to 57 tiles of 16 states) */
 
 // ---------------------------------------------------------------- geometry
@@ -48,6 +49,11 @@ typedef struct {
     int64_t units;      /* work units */
     int64_t unit_tiles; /* most tiles of a unit */
     bool head;
+    /* head, AVX-512: a thread runs its units of one batch element in turn over a chunk of
+     * tc steps, chunk after chunk, with their states (state_floats each, `live` at most)
+     * kept in its scratch next to one unit's per-block buffers (buf_floats) */
+    int64_t tc, live;
+    size_t state_floats, buf_floats;
     size_t thread_floats; /* scratch per thread */
 } fu_geom;
 
@@ -86,6 +92,17 @@ static void fu_geom_init(fu_geom *g, const scan_shape *s, int threads)
     const int64_t heads = g->head ? g->chunk_len : 0;
     g->thread_floats = g->head ? (size_t)(g->N * FU_VL * g->unit_tiles + 3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads)
                                : (size_t)(2 * g->N * FU_VL * g->unit_tiles + 7 * FU_TB * FU_VL);
+    g->state_floats = (size_t)(g->N * FU_VL * g->unit_tiles);
+    g->buf_floats = (size_t)(3 * FU_TB * FU_VL * g->unit_tiles + 5 * FU_TB * heads);
+    g->tc = g->L, g->live = 1;
+#if defined(__AVX512F__)
+    if (g->head) {
+        const int64_t per_thread = (g->units + threads - 1) / threads;
+        g->live = per_thread < g->chunks ? per_thread : g->chunks;
+        g->tc = FU_TC;
+        g->thread_floats = g->live * g->state_floats + g->buf_floats;
+    }
+#endif
     g->thread_floats = (g->thread_floats + 15) / 16 * 16; /* keep each thread's block 64-byte aligned */
 }
 
@@ -493,52 +510,66 @@ static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_t
     if (t->h_last) fu_h_last_out(g, &un, hm, t, 16);
 }
 
-/* A unit walks time in blocks of FU_TB steps. Per block: the prologue (dt, dt*u, and per
- * head the decay) and the epilogue (D*u, the gate, the store of y) go row by row over all
- * the unit's tiles, so memory is read and written in contiguous runs; the scan in between
- * goes tile by tile with the state in registers. */
-static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit,
-                        float *scr, const fu_ckpt *cp)
+/* Prefetch (into L2) row `row` (of [B][L]) of u and z at unit un's channels, and the
+ * first line of y's: the epilogue's streaming stores of y start a new page each row, and
+ * a store that misses the TLB waits for the page walk; this load walks it early. One
+ * line of y, not the row's four: the others would be read only to be overwritten
+ * (measured: all four lines slower than one). */
+static inline void fu_head_pf(const fu_geom *g, const fu_unit *un, const scan_tensors *t, int64_t row)
 {
+    const int64_t o = row * g->D;
+    _mm_prefetch((const char *)(t->y + o + fu_tile_of(g, un, 0, 16).c), _MM_HINT_T1);
+    for (int64_t i = 0; i < un->ntl; i++) {
+        const int64_t c = fu_tile_of(g, un, i, 16).c;
+        _mm_prefetch((const char *)(t->u + o + c), _MM_HINT_T1);
+        if (t->z) _mm_prefetch((const char *)(t->z + o + c), _MM_HINT_T1);
+    }
+}
+
+/* A head unit (whole heads of one batch element) over the steps [ta, tz): blocks of FU_TB
+ * steps; per block the prologue (dt and the decay per (head, step), dt u and w = dt u / P)
+ * and the epilogue (+ D u, the gate, y out) go row by row over all the unit's tiles, so
+ * memory is read and written in contiguous runs; the scans in between go tile by tile
+ * (two tiles of a head at once) with the state in registers. hm [ntl][N][16] is the unit's
+ * state, kept between calls (read from h0 at ta = 0, written to h_last at tz = L); buf its
+ * per-block buffers (fu_geom_init: buf_floats). */
+static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensors *t, int64_t unit, float *hm,
+                        float *buf, const fu_ckpt *cp, int64_t ta, int64_t tz, const fu_unit *nx, int64_t nt)
+{
+    const int64_t nx_rows = nx ? (g->L - nt < FU_TB ? g->L - nt : FU_TB) : 0;
     const int64_t L = g->L, D = g->D, N = g->N, G = g->G, K = g->K;
     const fu_unit un = fu_unit_of(g, unit);
     const int64_t b = un.b, ntl = un.ntl;
-    const int64_t nheads = g->head ? ntl / g->seg_tiles : 0, k0 = g->head ? fu_tile_of(g, &un, 0, 16).k : 0;
+    const int64_t nheads = ntl / g->seg_tiles, k0 = fu_tile_of(g, &un, 0, 16).k;
     const mb_exp_tab tab = mb_exp_tab_init();
-    float *hm = scr;                            /* [ntl][N][16] state */
-    float *A2 = hm + ntl * N * 16;              /* [ntl][N][16] diag: A[c, n] log2(e) */
-    float *dtv = A2 + (g->head ? 0 : ntl * N * 16); /* [ntl][TB][16] dt (diag), dt u / P (head) */
-    float *dtu = dtv + ntl * FU_TB * 16;        /* [ntl][TB][16] dt * u */
-    float *yb = dtu + ntl * FU_TB * 16;         /* [ntl][TB][16] y */
-    float *dts = yb + ntl * FU_TB * 16;         /* [nheads][TB] head: dt per step */
-    float *dec = dts + nheads * FU_TB;          /* [nheads][TB] head: exp(dt A), then restart coefficients */
-    float *Ps = dec + nheads * FU_TB;           /* [nheads][TB] head: scale P of the state */
-    float *iPs = Ps + nheads * FU_TB;           /* [nheads][TB] head: 1 / P */
-    float *rst = iPs + nheads * FU_TB;          /* [nheads][TB] head: restart flags */
+    float *dtv = buf;                    /* [ntl][TB][16] w = dt u / P */
+    float *dtu = dtv + ntl * FU_TB * 16; /* [ntl][TB][16] dt * u */
+    float *yb = dtu + ntl * FU_TB * 16;  /* [ntl][TB][16] y */
+    float *dts = yb + ntl * FU_TB * 16;  /* [nheads][TB] dt per step */
+    float *dec = dts + nheads * FU_TB;   /* [nheads][TB] exp(dt A), then restart coefficients */
+    float *Ps = dec + nheads * FU_TB;    /* [nheads][TB] scale P of the state */
+    float *iPs = Ps + nheads * FU_TB;    /* [nheads][TB] 1 / P */
+    float *rst = iPs + nheads * FU_TB;   /* [nheads][TB] restart flags */
 
-    // ---- the state in (transposed to [n][lane]) and the scaled A
-    for (int64_t i = 0; i < ntl; i++) {
-        const fu_tile tl = fu_tile_of(g, &un, i, 16);
-        float *h = hm + i * N * 16, *a2 = A2 + i * N * 16;
-        memset(h, 0, (size_t)(N * 16) * sizeof(float));
-        if (t->h0)
-            for (int64_t l = 0; l < tl.m; l++)
-                for (int64_t n = 0; n < N; n++) h[n * 16 + l] = t->h0[(b * D + tl.c + l) * N + n];
-        if (!g->head) {
-            memset(a2, 0, (size_t)(N * 16) * sizeof(float));
-            for (int64_t l = 0; l < tl.m; l++)
-                for (int64_t n = 0; n < N; n++) a2[n * 16 + l] = t->A[(tl.c + l) * N + n] * MB_LOG2E;
+    // ---- the state in (transposed to [n][lane])
+    if (ta == 0)
+        for (int64_t i = 0; i < ntl; i++) {
+            const fu_tile tl = fu_tile_of(g, &un, i, 16);
+            float *h = hm + i * N * 16;
+            memset(h, 0, (size_t)(N * 16) * sizeof(float));
+            if (t->h0)
+                for (int64_t l = 0; l < tl.m; l++)
+                    for (int64_t n = 0; n < N; n++) h[n * 16 + l] = t->h0[(b * D + tl.c + l) * N + n];
         }
-    }
     /* lane masks: the unit's lanes are its tiles' lanes; a tile's dead lanes are masked */
-    const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a segment's last tile */
+    const int64_t seg_m = g->seg - (g->seg_tiles - 1) * 16; /* live lanes of a head's last tile */
     const __mmask16 full = 0xFFFF, last = (__mmask16)((1u << seg_m) - 1);
-    const int64_t c_first = fu_tile_of(g, &un, 0, 16).c; /* the unit's first channel */
 
-    for (int64_t t0 = 0, tb; t0 < L; t0 += tb) {
+    for (int64_t t0 = ta, tb; t0 < tz; t0 += tb) {
         tb = fu_block_len(L, t0, cp);
+        if (tb > tz - t0) tb = tz - t0;
         const int64_t bl0 = b * L + t0;
-        // ---- head: dt and the decay, one per (head, step), 16 steps a vector
+        // ---- dt and the decay, one per (head, step), 16 steps a vector
         for (int64_t hh = 0; hh < nheads; hh++) {
             const int64_t k = k0 + hh;
             float *ds = dts + hh * FU_TB, *de = dec + hh * FU_TB;
@@ -565,51 +596,32 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 ps[i] = P, ips[i] = 1.0f / P;
             }
         }
-        // ---- prologue, row by row: dt (diag), dt * u
+        // ---- prologue, row by row: dt * u and w = dt u / P
         for (int64_t tt = 0; tt < tb; tt++) {
             const int64_t bl = bl0 + tt;
-            const float *urow = t->u + bl * D, *drow = t->delta + bl * K;
+            const float *urow = t->u + bl * D;
             /* rows are D floats apart: hardware prefetchers stop at page boundaries, so
-             * fetch the next block's rows (u, delta, z) into L2 while this one computes */
-            const bool pf = t0 + FU_TB + tt < L;
-            const int64_t pfo = FU_TB * D;
-            /* y's row too, one line of it: the epilogue's streaming stores of y start a new
-             * page each row, and a store that misses the TLB waits for the page walk (~95 ns,
-             * 225-345 ns past ~384 MB here); this load walks it a block early. One line, not
-             * the row's four: the others would be read only to be overwritten (measured:
-             * all four lines slower than one) */
-            if (pf) _mm_prefetch((const char *)(t->y + bl * D + c_first + pfo), _MM_HINT_T1);
+             * fetch the rows of the unit's next block into L2 while this one computes, or
+             * on the chunk's last block those of the next unit's first block */
+            if (t0 + tb + tt < tz) fu_head_pf(g, &un, t, bl + tb);
+            else if (nx && tt < nx_rows) fu_head_pf(g, nx, t, nx->b * L + nt + tt);
             for (int64_t i = 0; i < ntl; i++) {
                 const fu_tile tl = fu_tile_of(g, &un, i, 16);
                 const __mmask16 mk = tl.m == 16 ? full : last;
-                if (pf) {
-                    _mm_prefetch((const char *)(urow + tl.c + pfo), _MM_HINT_T1);
-                    if (!g->head) _mm_prefetch((const char *)(drow + tl.c + FU_TB * K), _MM_HINT_T1);
-                    if (t->z) _mm_prefetch((const char *)(t->z + bl * D + tl.c + pfo), _MM_HINT_T1);
-                }
-                __m512 dt;
-                if (g->head) {
-                    dt = _mm512_set1_ps(dts[(tl.k - k0) * FU_TB + tt]);
-                } else {
-                    dt = _mm512_maskz_loadu_ps(mk, drow + tl.c);
-                    if (t->delta_bias) dt = _mm512_add_ps(dt, _mm512_maskz_loadu_ps(mk, t->delta_bias + tl.c));
-                    if (s->softplus) dt = mb_softplus512(dt, &tab);
-                    _mm512_store_ps(dtv + (i * FU_TB + tt) * 16, dt);
-                }
+                const __m512 dt = _mm512_set1_ps(dts[(tl.k - k0) * FU_TB + tt]);
                 const __m512 du = _mm512_mul_ps(dt, _mm512_maskz_loadu_ps(mk, urow + tl.c));
                 _mm512_store_ps(dtu + (i * FU_TB + tt) * 16, du);
-                if (g->head) /* w = dt u / P */
-                    _mm512_store_ps(dtv + (i * FU_TB + tt) * 16, _mm512_mul_ps(du, _mm512_set1_ps(iPs[(tl.k - k0) * FU_TB + tt])));
+                _mm512_store_ps(dtv + (i * FU_TB + tt) * 16, _mm512_mul_ps(du, _mm512_set1_ps(iPs[(tl.k - k0) * FU_TB + tt])));
             }
         }
-        // ---- the scan, tile by tile, one register block of states at a time
+        // ---- the scan, tile by tile (two tiles of a head at once), one register block of states at a time
         for (int64_t i = 0; i < ntl; i++) {
             const fu_tile tl = fu_tile_of(g, &un, i, 16);
-            if (g->head && i + 1 < ntl && tl.m == 16) {
+            const int64_t o = (tl.k - k0) * FU_TB;
+            const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
+            if (i + 1 < ntl && tl.m == 16) {
                 const fu_tile t2 = fu_tile_of(g, &un, i + 1, 16);
                 if (t2.k == tl.k && t2.m == 16) { /* two full tiles of one head: as a pair */
-                    const int64_t o = (tl.k - k0) * FU_TB;
-                    const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
                     float *h0 = hm + i * N * 16, *h1 = hm + (i + 1) * N * 16;
                     float *y0 = yb + i * FU_TB * 16, *y1 = yb + (i + 1) * FU_TB * 16;
                     const float *d0 = dtu + i * FU_TB * 16, *d1 = dtu + (i + 1) * FU_TB * 16;
@@ -628,27 +640,16 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 }
             }
             float *h = hm + i * N * 16, *y = yb + i * FU_TB * 16;
-            const float *du = dtu + i * FU_TB * 16, *a2 = A2 + i * N * 16;
-            const float *Bp = t->Bm + (bl0 * G + tl.grp) * N, *Cp = t->Cm + (bl0 * G + tl.grp) * N;
+            const float *du = dtu + i * FU_TB * 16, *wv = dtv + i * FU_TB * 16;
             for (int64_t n0 = 0; n0 < N; n0 += FU_NB) {
                 const int nb = N - n0 < FU_NB ? (int)(N - n0) : FU_NB;
-                if (g->head) {
-                    const int64_t o = (tl.k - k0) * FU_TB;
-                    const float *wv = dtv + i * FU_TB * 16;
-                    if (nb == FU_NB)
-                        fu_head_block(FU_NB, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
-                    else
-                        fu_head_block(nb, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
-                } else {
-                    const float *dv = dtv + i * FU_TB * 16;
-                    if (nb == FU_NB)
-                        fu_diag_block(FU_NB, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab, NULL, NULL);
-                    else
-                        fu_diag_block(nb, tb, a2 + n0 * 16, h + n0 * 16, dv, du, Bp + n0, Cp + n0, G * N, y, n0 == 0, &tab, NULL, NULL);
-                }
+                if (nb == FU_NB)
+                    fu_head_block(FU_NB, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
+                else
+                    fu_head_block(nb, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
             }
         }
-        // ---- epilogue, row by row: + D u, * silu(z), store y
+        // ---- epilogue, row by row: y P + D u, * silu(z), store y
         for (int64_t tt = 0; tt < tb; tt++) {
             const int64_t bl = bl0 + tt;
             const float *urow = t->u + bl * D, *zrow = t->z ? t->z + bl * D : NULL;
@@ -656,12 +657,8 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
             for (int64_t i = 0; i < ntl; i++) {
                 const fu_tile tl = fu_tile_of(g, &un, i, 16);
                 const __mmask16 mk = tl.m == 16 ? full : last;
-                __m512 y = _mm512_load_ps(yb + (i * FU_TB + tt) * 16);
-                if (g->head) y = _mm512_mul_ps(y, _mm512_set1_ps(Ps[(tl.k - k0) * FU_TB + tt]));
-                if (t->Dskip) {
-                    const __m512 dsk = g->head ? _mm512_set1_ps(t->Dskip[tl.k]) : _mm512_maskz_loadu_ps(mk, t->Dskip + tl.c);
-                    y = _mm512_fmadd_ps(dsk, _mm512_maskz_loadu_ps(mk, urow + tl.c), y);
-                }
+                __m512 y = _mm512_mul_ps(_mm512_load_ps(yb + (i * FU_TB + tt) * 16), _mm512_set1_ps(Ps[(tl.k - k0) * FU_TB + tt]));
+                if (t->Dskip) y = _mm512_fmadd_ps(_mm512_set1_ps(t->Dskip[tl.k]), _mm512_maskz_loadu_ps(mk, urow + tl.c), y);
                 if (zrow) y = mb_silu_mul512(y, _mm512_maskz_loadu_ps(mk, zrow + tl.c), &tab);
                 /* full aligned lines of y go around the cache (no read of the line first) */
                 if (mk == full && !((uintptr_t)(yrow + tl.c) & 63)) _mm512_stream_ps(yrow + tl.c, y);
@@ -671,7 +668,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
         fu_ckpt_store(g, &un, cp, hm, t0 + tb, 16);
     }
     // ---- the final state out
-    if (t->h_last) fu_h_last_out(g, &un, hm, t, 16);
+    if (tz == L && t->h_last) fu_h_last_out(g, &un, hm, t, 16);
 }
 
 #else
@@ -769,17 +766,40 @@ static void fu_run(const scan_shape *s, const scan_tensors *t, const scan_opts *
     float *scratch = ws; /* [threads][thread_floats] */
 #pragma omp parallel num_threads(threads)
     {
-        float *scr = scratch + (size_t)omp_get_thread_num() * g.thread_floats;
+        const int tid = omp_get_thread_num();
+        float *scr = scratch + (size_t)tid * g.thread_floats;
+#if defined(__AVX512F__)
+        if (g.head) {
+            /* the thread's units (a contiguous share, as schedule(static) would give), a
+             * run of one batch element at a time: chunk of tc steps after chunk, every
+             * unit of the run over the chunk, so each row's page of u, z, y is visited by
+             * all the run's units within one chunk (see kernels/README.md, fused) */
+            const int64_t q = g.units / threads, r = g.units % threads;
+            const int64_t lo = tid * q + (tid < r ? tid : r), hi = lo + q + (tid < r);
+            float *buf = scr + g.live * g.state_floats;
+            for (int64_t u0 = lo, u1; u0 < hi; u0 = u1) {
+                const int64_t b = fu_unit_of(&g, u0).b;
+                for (u1 = u0 + 1; u1 < hi && fu_unit_of(&g, u1).b == b; u1++) {}
+                for (int64_t ta = 0; ta < g.L; ta += g.tc) {
+                    const int64_t tz = g.L - ta < g.tc ? g.L : ta + g.tc;
+                    for (int64_t u = u0; u < u1; u++) {
+                        /* the unit after this one: the next of the run over this chunk,
+                         * or the run's first over the next chunk */
+                        const fu_unit nx = fu_unit_of(&g, u + 1 < u1 ? u + 1 : u0);
+                        const int64_t nt = u + 1 < u1 ? ta : tz;
+                        fu_run_unit(&g, s, t, u, scr + (u - u0) * g.state_floats, buf, cp, ta, tz,
+                                    nt < g.L ? &nx : NULL, nt);
+                    }
+                }
+            }
+        } else {
 #pragma omp for schedule(static)
-        for (int64_t u = 0; u < g.units; u++) {
-#if defined(__AVX512F__)
-            if (!g.head) fu_run_unit_diag(&g, s, t, u, scr, cp);
-            else
-#endif
-                fu_run_unit(&g, s, t, u, scr, cp);
+            for (int64_t u = 0; u < g.units; u++) fu_run_unit_diag(&g, s, t, u, scr, cp);
         }
-#if defined(__AVX512F__)
         _mm_sfence(); /* the streamed stores of y are visible before the kernel returns */
+#else
+#pragma omp for schedule(static)
+        for (int64_t u = 0; u < g.units; u++) fu_run_unit(&g, s, t, u, scr, cp);
 #endif
     }
 }

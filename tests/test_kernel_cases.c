@@ -3,7 +3,8 @@
  * more threads than levels have pairs; ssd with L not a multiple of the chunk, chunk 1,
  * chunk > L, groups, and its refusal of diag problems; fused with state counts that are
  * not multiples of its 16-state register block, heads whose width is a multiple of the
- * vector width, more threads than work units, and an initial state; sequential with
+ * vector width, more threads than work units, an initial state, and head units taking
+ * turns over time chunks; sequential with
  * thread shares that cut batch elements and rows larger than the last-level cache. Each against the
  * fp64 oracle within SCAN_TOLERANCE, y and the final state. */
 #include <math.h>
@@ -102,6 +103,12 @@ int main(void)
     scan_shape fa = shape(70, 64, 16, 64, 2, SCAN_A_DIAG);
     fa.batch = 2;
     for (int th = 1; th <= 3; th++) run("fused", fa, th, 0);
+    /* head, time chunks: several units per thread (12 heads of 64, N 64: units of 4
+     * heads) taking turns over chunks of 256 steps with a short last one (L 600), batch 2
+     * with thread shares that cut a batch element (4 threads: units 2, 2, 1, 1) */
+    scan_shape fc = shape(600, 12 * 64, 64, 12, 1, SCAN_A_HEAD);
+    fc.batch = 2;
+    for (int th = 1; th <= 4; th += 3) run("fused", fc, th, 0);
     // ---- sequential: thread shares that start and end inside a batch element (diag and
     // head, groups), and a workspace past the last-level cache (the non-temporal stores)
     scan_shape sb = shape(33, 10, 16, 10, 2, SCAN_A_DIAG), sh = shape(33, 12, 7, 3, 3, SCAN_A_HEAD);
