@@ -1,6 +1,6 @@
 /* harness/bench.h: one measured point: a kernel on a shape with run settings, timed
  * and summarised (the runner of the google/benchmark split; stats.c does the
- * statistics and the commands do the reporting). Used by `run` and `sweep`. */
+ * statistics and the commands do the reporting). Used by `run`, `sweep` and `counters`. */
 #ifndef MB_BENCH_H
 #define MB_BENCH_H
 
