@@ -1,5 +1,5 @@
-/* tests/test_cost.c: the cost models of pscan, ssd and fused (flops, exps, bytes,
- * workspace), and of every kernel's backward (flops, exps, bytes, saved bytes, backward
+/* tests/test_cost.c: the cost models of sequential, pscan, ssd and fused (flops, exps,
+ * bytes, workspace), and of every kernel's backward (flops, exps, bytes, saved bytes, backward
  * workspace, a training step's extra memory), against counts worked by hand on small
  * shapes (the arithmetic is in the comments), so a change to a kernel that forgets its cost
  * model fails here. */
@@ -258,6 +258,18 @@ int main(void)
 {
     const scan_shape sd = small(SCAN_A_DIAG), sh = small(SCAN_A_HEAD);
 
+    // ---- sequential. flops: per update dt*A, dt*u*B (dt*u hoisted), a*h+x 2, C*h 2 = 6
+    //   x 16 = 96, per (t, channel) dt*u 1 + D*u 2 + gate 4 = 7 x 8 = 56: 152 (head too).
+    // exps: diag one per update 16, head one per (t, channel) 8 (seq_run takes exp(dt A)
+    //   per channel); softplus and silu per (t, channel) 8 + 8: diag 32, head 24.
+    // workspace: deltaA, deltaB_u 2 x 16 floats + the states B*D = 2 rows of 16: 64
+    //   floats = 256 B, written once and read once: bytes diag 224 + 512 = 736, head 700.
+    scan_cost c = cost_of("sequential", &sd, 0);
+    EXPECT(c, 152, 32, 736);
+    CHECK_NEAR(c.workspace, 256, 0, "sequential workspace");
+    c = cost_of("sequential", &sh, 0);
+    EXPECT(c, 152, 24, 700);
+
     // ---- pscan. L=4: up-sweep s=1 pairs i=1,3 (2), s=2 i=3 (1); down-sweep s=2 none,
     // s=1 i=2 (1): 4 applications per (d, n), x 4 (d, n) = 16. Workspace 2 x 16 floats = 128 B.
     // flops diag: 4/update (dt*A, dt*u*B, C*h: 2) x 16 = 64, 3 x 16 applications = 48,
@@ -265,7 +277,7 @@ int main(void)
     // exps diag: 16 + softplus 8 + silu 8 = 32; head: 4 (t, head) + 4 + 8 = 16.
     // bytes: tensors + workspace written + 6 floats x 16 applications + h read (16 floats):
     //   diag 224 + 128 + 384 + 64 = 800; head 188 + 128 + 384 + 64 = 764.
-    scan_cost c = cost_of("pscan", &sd, 0);
+    c = cost_of("pscan", &sd, 0);
     EXPECT(c, 168, 32, 800);
     CHECK_NEAR(c.workspace, 128, 0, "pscan workspace");
     c = cost_of("pscan", &sh, 0);
