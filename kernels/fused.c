@@ -179,8 +179,10 @@ static void fu_h_last_out(const fu_geom *g, const fu_unit *un, const float *hm, 
 }
 
 /* Training (kernels/fused_backward.c): the forward may also write the state every `every`
- * steps, ck [B][ceil(L/every)][D][N] with slot j = h after step j*every - 1 (slot 0, the
- * initial state, is the caller's). Time blocks then end on those steps. */
+ * steps into slot j = h after step j*every - 1 (slot 0, the initial state, is the
+ * caller's) of ck: AVX-512, ck [B][slots][tiles][N][16] as the state is held (tiles of 16
+ * channels counted over the segments, lanes past a segment's end 0), so a checkpoint is a
+ * copy; other builds ck [B][slots][D][N]. Time blocks then end on those steps. */
 typedef struct {
     float *ck;
     int64_t every; /* 0: no checkpoints */
@@ -200,6 +202,16 @@ static void fu_ckpt_store(const fu_geom *g, const fu_unit *un, const fu_ckpt *cp
 {
     if (cp->every <= 0 || end % cp->every || end >= g->L) return;
     const int64_t nseg = (g->L + cp->every - 1) / cp->every, D = g->D, N = g->N;
+#if defined(__AVX512F__)
+    const int64_t tiles = D / g->seg * g->seg_tiles;
+    float *ck = cp->ck + (un->b * nseg + end / cp->every) * tiles * N * 16;
+    for (int64_t i = 0; i < un->ntl; i++) { /* streamed: no read of the lines first */
+        const fu_tile tl = fu_tile_of(g, un, i, 16);
+        float *dst = ck + (tl.c / g->seg * g->seg_tiles + tl.c % g->seg / 16) * N * 16;
+        for (int64_t j = 0; j < N * 16; j += 16) _mm512_stream_ps(dst + j, _mm512_load_ps(hm + i * N * 16 + j));
+    }
+    (void)VL;
+#else
     float *dst = cp->ck + (un->b * nseg + end / cp->every) * D * N;
     for (int64_t i = 0; i < un->ntl; i++) {
         const fu_tile tl = fu_tile_of(g, un, i, VL);
@@ -207,6 +219,7 @@ static void fu_ckpt_store(const fu_geom *g, const fu_unit *un, const fu_ckpt *cp
         for (int64_t l = 0; l < tl.m; l++)
             for (int64_t n = 0; n < N; n++) dst[(tl.c + l) * N + n] = h[n * VL + l];
     }
+#endif
 }
 
 #if defined(__AVX512F__)

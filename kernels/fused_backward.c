@@ -4,7 +4,10 @@
  * K-step segment at a time from those checkpoints, then walks the segment backwards.
  * Nothing of size L x N is kept:
  *
- *     saved      = [B][ceil(L/K)][D][N] checkpoints (h at t = 0, K, 2K, ...)
+ *     saved      = [B][ceil(L/K)][D][N] checkpoints (h at t = 0, K, 2K, ...); AVX-512:
+ *                  [B][ceil(L/K)][tiles][N][16], the state as the kernels hold it (lanes
+ *                  = 16 channels; tiles counted over the groups or heads, lanes past a
+ *                  group's or head's end 0), so saving and reading one is a copy
  *     workspace  = per thread: the segment's states and decays, K x N x 16 floats each;
  *                  the unit's rows of the segment (dt, dt u, u, dy, z, softplus'), and
  *                  accumulators for the parameter gradients (or the forward's workspace)
@@ -90,21 +93,31 @@ static void fb_geom_init(fb_geom *g, const scan_shape *s, const scan_opts *o)
     g->nBm = z.Bm, g->nA = z.A;
     g->acc_floats = rup16(2 * g->nBm + g->nA + 2 * g->K);
     const int64_t N = g->N, V = FB_VL, T = g->Kc > FB_TB ? g->Kc : FB_TB, ntl = g->unit_tiles;
-    /* backward: hs, es [T][N][V]; hstart [N][V]; gh, A, A2, dA [ntl][N][V]; the segment's
+    /* backward: hs, es [T][N][V]; gh, A, A2, dA [ntl][N][V]; the segment's
      * rows dt, dt u, u, dy, z, sig [ntl][T][V]; ddt, gB, accy [T][V]; dts, dec, hsig, hd_ddt,
      * hd_geh [T]; dbias, dD [ntl][V] */
-    const int64_t bwd = 2 * T * N * V + N * V + 4 * ntl * N * V + 6 * (ntl * (T * V + 16) + 16) + 3 * T * V + 5 * T + 2 * ntl * V;
+    const int64_t bwd = 2 * T * N * V + 4 * ntl * N * V + 6 * (ntl * (T * V + 16) + 16) + 3 * T * V + 5 * T + 2 * ntl * V;
     g->scr_floats = rup16(bwd + 64);
     g->thread_floats = g->acc_floats + g->scr_floats;
 }
 
 static int fb_threads(const scan_opts *o) { return o->threads > 0 ? o->threads : 1; }
 
+/* floats of one checkpoint slot: [tiles][N][16] (AVX-512) or [D][N] */
+static int64_t fb_slot_floats(const fb_geom *g)
+{
+#if defined(__AVX512F__)
+    return g->D / g->seg * g->seg_tiles * g->N * 16;
+#else
+    return g->D * g->N;
+#endif
+}
+
 size_t scan_fused_saved_bytes(const scan_shape *s, const scan_opts *o)
 {
     fb_geom g;
     fb_geom_init(&g, s, o);
-    return (size_t)(g.B * g.nseg * g.D * g.N) * sizeof(float);
+    return (size_t)(g.B * g.nseg * fb_slot_floats(&g)) * sizeof(float);
 }
 
 extern const scan_kernel scan_kernel_fused;
@@ -168,7 +181,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
                 for (int64_t n = 0; n < N; n++) gh[n] = gr->dh_last ? gr->dh_last[(b * D + d) * N + n] : 0.0f;
                 for (int64_t sg = g->nseg - 1; sg >= 0; sg--) {
                     const int64_t t0 = sg * Kc, tb = L - t0 < Kc ? L - t0 : Kc;
-                    const float *hstart = ckpt + ((b * g->nseg + sg) * D + d) * N;
+                    const float *hstart = ckpt + (b * g->nseg + sg) * fb_slot_floats(g) + d * N;
                     // ---- recompute the segment's states and decays
                     for (int64_t tt = 0; tt < tb; tt++) {
                         const int64_t bl = b * L + t0 + tt;
@@ -538,8 +551,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
     float *tdB = acc, *tdC = tdB + g->nBm, *tdA = tdC + g->nBm, *tdbias = tdA + g->nA, *tdD = tdbias + K;
     float *hs = scr;                /* [T][N][16] */
     float *es = hs + T * N * 16;    /* [T][N][16] */
-    float *hst = es + T * N * 16;   /* [N][16] segment start */
-    float *Ats = hst + N * 16;      /* [NT][N][16] A (diag) */
+    float *Ats = es + T * N * 16;   /* [NT][N][16] A (diag) */
     float *A2s = Ats + NT * N * 16; /* [NT][N][16] A log2(e) (diag) */
     float *dAs = A2s + NT * N * 16; /* [NT][N][16] dA (diag) */
     float *gh = dAs + NT * N * 16;  /* [NT][N][16] */
@@ -565,6 +577,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
     }
     float dA_h = 0.0f, dbias_h = 0.0f;
     const float Ak = head ? t->A[un->k] : 0.0f;
+    const int64_t tile0 = un->c0 / g->seg * g->seg_tiles + un->c0 % g->seg / 16; /* the unit's first, in a slot */
 
     int64_t out0 = 0, tbo = 0; /* the rows whose outputs are still in the buffers */
     for (int64_t sg = g->nseg - 1; sg >= 0; sg--) {
@@ -592,7 +605,10 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
                 if (!head) FB_PF_RD(t->delta + r0 * K + c, rsK);
 #undef FB_PF_RD
             }
-            fb_load_rows(hst, ckpt + ((b * g->nseg + sg) * D + c) * N, N, m);
+            /* the segment's start: tile i of the unit's checkpoint, read in place */
+            const float *hst = ckpt + (b * g->nseg + sg) * fb_slot_floats(g) + (tile0 + i) * N * 16;
+            if (sg > 0) /* the tile's checkpoint of the segment before, for its turn */
+                for (int64_t j = 0; j < N * 16; j += 16) _mm_prefetch((const char *)(hst - fb_slot_floats(g) + j), _MM_HINT_T1);
             const float *Bp = t->Bm + (bl0 * G + un->grp) * N, *Cp = t->Cm + (bl0 * G + un->grp) * N;
             // ---- recompute the segment
             for (int64_t n0 = 0; n0 < N; n0 += 16) {
@@ -718,12 +734,20 @@ int scan_fused_forward_save(const scan_shape *s, const scan_tensors *t, const sc
 {
     fb_geom g;
     fb_geom_init(&g, s, o);
-    const int64_t DN = g.D * g.N;
-    float *ck = saved; /* [B][nseg][D][N] */
+    const int64_t DN = g.D * g.N, slot = fb_slot_floats(&g);
+    float *ck = saved; /* [B][nseg][slot]: slot 0 the initial state */
     for (int64_t b = 0; b < g.B; b++) {
-        float *c0 = ck + b * g.nseg * DN;
-        if (t->h0) memcpy(c0, t->h0 + b * DN, (size_t)DN * sizeof(float));
-        else memset(c0, 0, (size_t)DN * sizeof(float));
+        float *c0 = ck + b * g.nseg * slot;
+        memset(c0, 0, (size_t)slot * sizeof(float));
+        if (!t->h0) continue;
+#if defined(__AVX512F__)
+        for (int64_t d = 0; d < g.D; d++) { /* channel d: lane d % seg % 16 of tile (d / seg) seg_tiles + d % seg / 16 */
+            float *dst = c0 + ((d / g.seg) * g.seg_tiles + d % g.seg / 16) * g.N * 16 + d % g.seg % 16;
+            for (int64_t n = 0; n < g.N; n++) dst[n * 16] = t->h0[b * DN + d * g.N + n];
+        }
+#else
+        memcpy(c0, t->h0 + b * DN, (size_t)DN * sizeof(float));
+#endif
     }
     return scan_fused_forward_ckpt(s, t, o, ws, ck, g.Kc, err);
 }
