@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #endif
 
+#include "common/file.h"
 #include "common/mem.h"
 #include "harness/bench.h"
 #include "harness/interfere.h"
@@ -205,12 +206,18 @@ int calib_save(const calib *c, const char *path, mb_err *err)
         json_array_append_new(rows, o);
     }
     json_object_set_new(root, "rows", rows);
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(root, tmp, JSON_INDENT(2));
+    mb_atomic a;
+    if (mb_atomic_open(&a, path, err)) {
+        json_decref(root);
+        return -1;
+    }
+    int rc = json_dumpf(root, a.f, JSON_INDENT(2));
     json_decref(root);
-    if (rc || rename(tmp, path)) return mb_fail(err, "cannot write %s", path);
-    return 0;
+    if (rc) {
+        mb_atomic_abort(&a);
+        return mb_fail(err, "cannot write %s", path);
+    }
+    return mb_atomic_commit(&a, err);
 }
 
 int calib_load(calib *c, const char *path, mb_err *err)

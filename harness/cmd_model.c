@@ -2,7 +2,6 @@
  * dump logits for comparison with other implementations, time prefill and decode, generate
  * token ids. The model itself lives in model/. */
 #include <cblas.h>
-#include <errno.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
@@ -11,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "harness/bench.h"
 #include "harness/cli.h"
 #include "harness/cmd.h"
@@ -186,18 +186,15 @@ static int model_logits(int argc, char **argv)
         fprintf(stderr, "mbench: %s\n", err.msg);
         goto done;
     }
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "mbench: %s: cannot write: %s\n", tmp, strerror(errno));
+    mb_atomic a;
+    if (mb_atomic_open(&a, out, &err)) {
+        fprintf(stderr, "mbench: %s\n", err.msg);
         rc = 2;
         goto done;
     }
-    size_t wrote = fwrite(logits, sizeof(float), (size_t)n, f); /* x86-64: little-endian */
-    if ((fclose(f) | (wrote != (size_t)n)) || rename(tmp, out)) {
-        fprintf(stderr, "mbench: %s: write failed\n", out);
-        remove(tmp);
+    fwrite(logits, sizeof(float), (size_t)n, a.f); /* x86-64: little-endian; a short write shows at commit */
+    if (mb_atomic_commit(&a, &err)) {
+        fprintf(stderr, "mbench: %s\n", err.msg);
         goto done;
     }
     printf("wrote %s: float32 [%lld][%lld][%lld] (kernel %s)\n", out, (long long)tb.batch, (long long)tb.len,

@@ -1,12 +1,12 @@
-/* harness/csv.c: CSV tables and atomic file writes (see csv.h). */
+/* harness/csv.c: CSV tables, and atomic writes through a writer function (see csv.h). */
 #include "csv.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "common/file.h"
 
 // ---------------------------------------------------------------- tables
 
@@ -219,24 +219,10 @@ void csv_write(FILE *f, const csv_table *t)
 
 int csv_atomic_write(const char *path, csv_writer_fn fn, const void *arg, mb_err *err)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return mb_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    fn(f, arg);
-    int bad = ferror(f);
-    if (fflush(f) || fsync(fileno(f))) bad = 1;
-    if (fclose(f)) bad = 1;
-    if (bad) {
-        unlink(tmp);
-        return mb_fail(err, "cannot write %s: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return mb_fail(err, "cannot rename %s to %s: %s", tmp, path, strerror(e));
-    }
-    return 0;
+    mb_atomic a;
+    if (mb_atomic_open(&a, path, err)) return -1;
+    fn(a.f, arg);
+    return mb_atomic_commit(&a, err);
 }
 
 static void write_table(FILE *f, const void *arg) { csv_write(f, arg); }

@@ -41,8 +41,7 @@ void csv_write(FILE *f, const csv_table *t);
 
 // ---------------------------------------------------------------- atomic files
 
-/* Writes a file as path.tmp through fn(f, arg), fsyncs it and renames it over path, so
- * readers (and a process killed at any moment) only ever see the old or the new file. */
+/* Writes path atomically (common/file.h: path.tmp, fsync, rename) through fn(f, arg). */
 typedef void (*csv_writer_fn)(FILE *f, const void *arg);
 int csv_atomic_write(const char *path, csv_writer_fn fn, const void *arg, mb_err *err);
 /* The same for a table. */

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "harness/csv.h"
 
 extern char **environ;
@@ -196,11 +197,11 @@ static const char *const templates[] = {"time", "speedup", "ceiling", "threads",
 
 static int write_data(set_ctx *c, mb_err *err)
 {
-    char path[4600], tmp[4700];
+    char path[4600];
     snprintf(path, sizeof path, "%s/%s.dat", c->plots, c->stem);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return mb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    mb_atomic a;
+    if (mb_atomic_open(&a, path, err)) return -1;
+    FILE *f = a.f;
     const fits_set *s = c->set;
     const bool threads_axis = !strcmp(s->axis, "threads");
     const fits_series *base = NULL;
@@ -248,18 +249,16 @@ static int write_data(set_ctx *c, mb_err *err)
             fputc('\n', f);
         }
     }
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) return mb_fail(err, "cannot write %s", path);
-    return 0;
+    return mb_atomic_commit(&a, err);
 }
 
 static int write_vars(set_ctx *c, const char *machine, mb_err *err)
 {
-    char path[4600], tmp[4700];
+    char path[4600];
     snprintf(path, sizeof path, "%s/%s.vars.gp", c->plots, c->stem);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return mb_fail(err, "cannot write %s: %s", path, strerror(errno));
+    mb_atomic a;
+    if (mb_atomic_open(&a, path, err)) return -1;
+    FILE *f = a.f;
     const fits_set *s = c->set;
     const axis_info *ai = axis_of(s->axis);
     int first = -1;
@@ -402,9 +401,7 @@ static int write_vars(set_ctx *c, const char *machine, mb_err *err)
         fprintf(f, "kthreads[%d] = ", b), gp_str(f, buf, false), fputc('\n', f);
     }
     fprintf(f, "note = "), gp_str(f, note, false), fputc('\n', f);
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) return mb_fail(err, "cannot write %s", path);
-    return 0;
+    return mb_atomic_commit(&a, err);
 }
 
 /* Runs gnuplot on the set's header and a template; stdout and stderr go to the log. */

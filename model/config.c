@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
+
 #define CFG_MAX_DIM ((int64_t)1 << 20)
 
 // ---------------------------------------------------------------- Python's json tokens
@@ -432,19 +434,15 @@ int mamba_config_write(const mamba_config *c, const char *path, mamba_style styl
     *q = 0;
     free(text);
     text = fixed;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    mb_atomic a;
+    if (mb_atomic_open(&a, path, err)) {
         free(text);
-        return mb_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+        return -1;
     }
-    fputs(text, f);
-    fputc('\n', f);
+    fputs(text, a.f);
+    fputc('\n', a.f);
     free(text);
-    if (ferror(f) | fclose(f)) return mb_fail(err, "%s: write failed", tmp);
-    if (rename(tmp, path)) return mb_fail(err, "%s: cannot rename: %s", tmp, strerror(errno));
-    return 0;
+    return mb_atomic_commit(&a, err);
 }
 
 void mamba_config_describe(const mamba_config *c, char *buf, size_t len)

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
+
 static const struct {
     const char *name;
     int size;
@@ -312,8 +314,8 @@ int st_tensor_read_f32(const st_file *f, const st_tensor *t, float *dst, mb_err 
 int st_write(const char *path, const st_write_tensor *t, int n, mb_err *err)
 {
     json_t *root = json_object();
-    char *hdr = NULL, tmp[1100];
-    FILE *fp = NULL;
+    char *hdr = NULL;
+    mb_atomic at = {.f = NULL}; /* at.f: open from mb_atomic_open until the commit */
     uint8_t *buf = NULL;
     if (!root) return mb_fail(err, "out of memory");
     uint64_t off = 0;
@@ -336,21 +338,17 @@ int st_write(const char *path, const st_write_tensor *t, int n, mb_err *err)
         goto fail;
     }
     size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (!(fp = fopen(tmp, "wb"))) {
-        mb_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
-        goto fail;
-    }
+    if (mb_atomic_open(&at, path, err)) goto fail;
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    fwrite(len8, 1, 8, fp);
-    fwrite(hdr, 1, hl, fp);
-    for (size_t i = hl; i < padded; i++) fputc(' ', fp);
+    fwrite(len8, 1, 8, at.f);
+    fwrite(hdr, 1, hl, at.f);
+    for (size_t i = hl; i < padded; i++) fputc(' ', at.f);
     for (int i = 0; i < n; i++) {
         int64_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
         if (t[i].dtype == ST_F32) {
-            fwrite(t[i].data, 4, (size_t)numel, fp); /* little-endian host */
+            fwrite(t[i].data, 4, (size_t)numel, at.f); /* little-endian host */
             continue;
         }
         buf = realloc(buf, (size_t)numel * 2 + 1);
@@ -362,24 +360,15 @@ int st_write(const char *path, const st_write_tensor *t, int n, mb_err *err)
             uint16_t v = t[i].dtype == ST_F16 ? st_f32_to_f16(t[i].data[j]) : st_f32_to_bf16(t[i].data[j]);
             buf[2 * j] = (uint8_t)v, buf[2 * j + 1] = (uint8_t)(v >> 8);
         }
-        fwrite(buf, 2, (size_t)numel, fp);
+        fwrite(buf, 2, (size_t)numel, at.f);
     }
-    if (ferror(fp) | fclose(fp)) {
-        fp = NULL;
-        mb_fail(err, "%s: write failed", tmp);
-        goto fail;
-    }
-    fp = NULL;
-    if (rename(tmp, path)) {
-        mb_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        goto fail;
-    }
+    if (mb_atomic_commit(&at, err)) goto fail; /* closes at.f (and removes it on failure) */
     free(buf);
     free(hdr);
     json_decref(root);
     return 0;
 fail:
-    if (fp) fclose(fp), remove(tmp);
+    if (at.f) mb_atomic_abort(&at);
     free(buf);
     free(hdr);
     json_decref(root);

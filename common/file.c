@@ -1,0 +1,42 @@
+/* common/file.c: atomic file writes (see file.h). */
+#include "file.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+int mb_atomic_open(mb_atomic *a, const char *path, mb_err *err)
+{
+    a->f = NULL;
+    if (strlen(path) >= sizeof a->path) return mb_fail(err, "%.200s...: path too long", path);
+    snprintf(a->path, sizeof a->path, "%s", path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path);
+    a->f = fopen(a->tmp, "w");
+    if (!a->f) return mb_fail(err, "cannot write %s: %s", a->tmp, strerror(errno));
+    return 0;
+}
+
+int mb_atomic_commit(mb_atomic *a, mb_err *err)
+{
+    int bad = ferror(a->f), e = 0;
+    if (fflush(a->f) || fsync(fileno(a->f))) bad = 1, e = errno;
+    if (fclose(a->f)) bad = 1, e = e ? e : errno;
+    a->f = NULL;
+    if (bad) {
+        unlink(a->tmp);
+        return mb_fail(err, "cannot write %s: %s", a->tmp, e ? strerror(e) : "write error");
+    }
+    if (rename(a->tmp, a->path)) {
+        e = errno;
+        unlink(a->tmp);
+        return mb_fail(err, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(e));
+    }
+    return 0;
+}
+
+void mb_atomic_abort(mb_atomic *a)
+{
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    unlink(a->tmp);
+}
