@@ -1,7 +1,7 @@
 /* harness/csv.h: the small CSV reader and writer behind points.csv, samples.csv and
  * fits.csv (RFC 4180: comma-separated, a header row, fields quoted with "" when they hold
- * a comma, a quote or a newline), and the atomic file write every results file goes
- * through (temporary name, fsync, rename). */
+ * a comma, a quote or a newline), and common/file.h's atomic write through a writer
+ * function (csv_atomic_write), which the results files use. */
 #ifndef MB_CSV_H
 #define MB_CSV_H
 
