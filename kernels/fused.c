@@ -523,17 +523,28 @@ static void fu_run_unit_diag(const fu_geom *g, const scan_shape *s, const scan_t
     if (t->h_last) fu_h_last_out(g, &un, hm, t, 16);
 }
 
-/* Prefetch (into L2) row `row` (of [B][L]) of u and z at unit un's channels, and the
- * first line of y's: the epilogue's streaming stores of y start a new page each row, and
- * a store that misses the TLB waits for the page walk; this load walks it early. One
- * line of y, not the row's four: the others would be read only to be overwritten
- * (measured: all four lines slower than one). */
-static inline void fu_head_pf(const fu_geom *g, const fu_unit *un, const scan_tensors *t, int64_t row)
+/* The prefetches (into L2) of one block's rows for a head unit: rows are D floats apart, a
+ * new page each, where the hardware prefetchers stop. Per row, u's and z's lines of every
+ * tile of the unit, and the first line of y's: the epilogue's streaming stores of y start
+ * a new page each row, and a store that misses the TLB waits for the page walk; this load
+ * walks it early (one line of y, not the row's four: the others would be read only to be
+ * overwritten; measured: all four lines slower than one). Issued a few at a time between
+ * the scan's register blocks (fu_pfq_run) rather than all at the prologue: a burst of
+ * hundreds of misses fills the miss queues and stalls the loads behind it. */
+typedef struct {
+    const fu_unit *un; /* whose rows (NULL: none) */
+    int64_t row0;      /* first row, of [B][L] */
+    int64_t next, total; /* items done and to do: item j is tile j % ntl of row j / ntl */
+} fu_pfq;
+
+static inline void fu_pfq_run(const fu_geom *g, const scan_tensors *t, fu_pfq *q, int64_t count)
 {
-    const int64_t o = row * g->D;
-    _mm_prefetch((const char *)(t->y + o + fu_tile_of(g, un, 0, 16).c), _MM_HINT_T1);
-    for (int64_t i = 0; i < un->ntl; i++) {
-        const int64_t c = fu_tile_of(g, un, i, 16).c;
+    if (!q->un) return;
+    const int64_t ntl = q->un->ntl;
+    for (int64_t end = q->next + count < q->total ? q->next + count : q->total; q->next < end; q->next++) {
+        const int64_t i = q->next % ntl, o = (q->row0 + q->next / ntl) * g->D;
+        const int64_t c = fu_tile_of(g, q->un, i, 16).c;
+        if (i == 0) _mm_prefetch((const char *)(t->y + o + c), _MM_HINT_T1);
         _mm_prefetch((const char *)(t->u + o + c), _MM_HINT_T1);
         if (t->z) _mm_prefetch((const char *)(t->z + o + c), _MM_HINT_T1);
     }
@@ -609,15 +620,21 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                 ps[i] = P, ips[i] = 1.0f / P;
             }
         }
+        /* the rows of the unit's next block, or on the chunk's last block those of the
+         * next unit's first block, fetched while this one computes (fu_pfq) */
+        fu_pfq pq = {NULL, 0, 0, 0};
+        if (t0 + tb < tz) {
+            const int64_t nb = fu_block_len(L, t0 + tb, cp);
+            pq = (fu_pfq){&un, bl0 + tb, 0, (nb < tz - t0 - tb ? nb : tz - t0 - tb) * ntl};
+        } else if (nx) {
+            pq = (fu_pfq){nx, nx->b * L + nt, 0, nx_rows * nx->ntl};
+        }
+        const int64_t calls = ntl * ((N + FU_NB - 1) / FU_NB); /* the scan's register blocks, about */
+        const int64_t pq_per = (pq.total + calls - 1) / calls;
         // ---- prologue, row by row: dt * u and w = dt u / P
         for (int64_t tt = 0; tt < tb; tt++) {
             const int64_t bl = bl0 + tt;
             const float *urow = t->u + bl * D;
-            /* rows are D floats apart: hardware prefetchers stop at page boundaries, so
-             * fetch the rows of the unit's next block into L2 while this one computes, or
-             * on the chunk's last block those of the next unit's first block */
-            if (t0 + tb + tt < tz) fu_head_pf(g, &un, t, bl + tb);
-            else if (nx && tt < nx_rows) fu_head_pf(g, nx, t, nx->b * L + nt + tt);
             for (int64_t i = 0; i < ntl; i++) {
                 const fu_tile tl = fu_tile_of(g, &un, i, 16);
                 const __mmask16 mk = tl.m == 16 ? full : last;
@@ -641,6 +658,7 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
                     const float *w0 = dtv + i * FU_TB * 16, *w1 = dtv + (i + 1) * FU_TB * 16;
                     for (int64_t n0 = 0; n0 < N; n0 += FU_NB / 2) {
                         const int nb = N - n0 < FU_NB / 2 ? (int)(N - n0) : FU_NB / 2;
+                        fu_pfq_run(g, t, &pq, pq_per);
                         if (nb == FU_NB / 2)
                             fu_head_block2(FU_NB / 2, tb, h0 + n0 * 16, h1 + n0 * 16, dec + o, rst + o, Ps + o, d0, d1,
                                            w0, w1, Bp + n0, Cp + n0, G * N, y0, y1, n0 == 0);
@@ -656,12 +674,14 @@ static void fu_run_unit(const fu_geom *g, const scan_shape *s, const scan_tensor
             const float *du = dtu + i * FU_TB * 16, *wv = dtv + i * FU_TB * 16;
             for (int64_t n0 = 0; n0 < N; n0 += FU_NB) {
                 const int nb = N - n0 < FU_NB ? (int)(N - n0) : FU_NB;
+                fu_pfq_run(g, t, &pq, pq_per);
                 if (nb == FU_NB)
                     fu_head_block(FU_NB, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
                 else
                     fu_head_block(nb, tb, h + n0 * 16, dec + o, rst + o, Ps + o, du, wv, Bp + n0, Cp + n0, G * N, y, n0 == 0);
             }
         }
+        fu_pfq_run(g, t, &pq, pq.total); /* what the scan left */
         // ---- epilogue, row by row: y P + D u, * silu(z), store y
         for (int64_t tt = 0; tt < tb; tt++) {
             const int64_t bl = bl0 + tt;
