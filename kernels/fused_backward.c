@@ -513,8 +513,10 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
             const __m512 bj = _mm512_set1_ps(bt[j]);
             const __m512 g1 = _mm512_fmadd_ps(gyv, _mm512_set1_ps(ct[j]), g[j]);
             vC[j] = _mm512_mul_ps(gyv, h);
-            /* e h_{t-1}, not h_t - dt u B_t: that cancels where e is tiny (large dt) */
-            const __m512 geh = _mm512_mul_ps(g1, _mm512_mul_ps(e, _mm512_load_ps(hp + 16 * j)));
+            /* g1 e h_{t-1} as (g1 e) h_{t-1}: g1 e is the next adjoint, so one multiply
+             * less (not h_t - dt u B_t: that cancels where e is tiny, large dt) */
+            g[j] = _mm512_mul_ps(g1, e);
+            const __m512 geh = _mm512_mul_ps(g[j], _mm512_load_ps(hp + 16 * j));
             if (head) {
                 ddtv = _mm512_add_ps(ddtv, geh);
             } else {
@@ -523,7 +525,6 @@ fb_rev_block(const int nb, const bool head, const int64_t tb, const int64_t N, c
             }
             gBv = _mm512_fmadd_ps(g1, bj, gBv);
             vB[j] = _mm512_mul_ps(g1, du);
-            g[j] = _mm512_mul_ps(g1, e);
         }
         _mm512_store_ps(ddt + 16 * t, _mm512_add_ps(ddtv, _mm512_load_ps(ddt + 16 * t)));
         _mm512_store_ps(gB + 16 * t, _mm512_add_ps(gBv, _mm512_load_ps(gB + 16 * t)));
@@ -768,8 +769,8 @@ int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_g
  * counted).
  * AVX-512 path, per state update: the recompute, e = exp(dt A) (1, diag only: head takes
  * it per step and head) and h = e h + dt u B (3), + C.h for the gate (2); the reverse
- * walk g1 (2), gy h (1), g1 e h_{t-1} (2), diag ddt (2) and dA (2) or head ddt (1), gB
- * (2), g1 dt u (1), gh = g1 e (1) = 13 (head 10); the two 16-lane trees of dC and dB,
+ * walk g1 (2), gy h (1), gh = g1 e (1), gh h_{t-1} (1), diag ddt (2) and dA (2) or head
+ * ddt (1), gB (2), g1 dt u (1) = 12 (head 9); the two 16-lane trees of dC and dB,
  * each summing a tile's channels into the accumulator: 1 add per channel each.
  * Per (t, channel): dt u (1); diag softplus' = exp(x - softplus(x)) (1); the gate, with z:
  * y = D u + C.h (2, + 1 per further block of 16 states), e = exp(-|z|) (1), 1 + e,
@@ -794,7 +795,7 @@ void scan_fused_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost
     const double reduce = (double)fb_threads(o) * (2.0 * g.nBm + g.nA + 2.0 * g.K);
 #if defined(__AVX512F__)
     const double blk16 = (double)((s->d_state + 15) / 16), blk8 = (double)((s->d_state + FB_NB - 1) / FB_NB);
-    const double per_upd = (head ? 3 : 4) + (gate ? 2 : 0) + (head ? 10 : 13) + 2;
+    const double per_upd = (head ? 3 : 4) + (gate ? 2 : 0) + (head ? 9 : 12) + 2;
     const double per_tc = 1 + (!head && sp ? 1 : 0) + (gate ? 2 + (blk16 - 1) + 1 + 7 + 4 + 2 + 2 : 0) + 2 +
                           2 * blk8 + 3 + 3 + (head ? 0 : 1);
     const double per_tk = head ? (sp ? 1 : 0) + 1 + 3 + 1 + 2 : 0;

@@ -179,9 +179,9 @@ static void backward(scan_shape sd, scan_shape sh)
     // AVX-512 (fused_backward.c's fb_* loops; one unit of one tile, 2 of its 16 lanes used):
     // flops per update: the recompute, diag e = exp2(dt A log2 e) 1, h = e h + dtu B 3
     //   (head: e per (t, head), 3), y += C h 2 for the gate; the reverse walk g1 2, gy h 1,
-    //   g1 (e h_{t-1}) 2, ddt += A geh 2, dA += dt geh 2 (head: ddt += geh 1), gB 2,
-    //   g1 dtu 1, gh = g1 e 1 = 13 (head 10); the trees of dC and dB 1 each (a tile's m
-    //   channels: m - 1 adds and the accumulate): diag 4 + 2 + 13 + 2 = 21, head 17.
+    //   gh = g1 e 1, geh = gh h_{t-1} 1, ddt += A geh 2, dA += dt geh 2 (head: ddt += geh
+    //   1), gB 2, g1 dtu 1 = 12 (head 9); the trees of dC and dB 1 each (a tile's m
+    //   channels: m - 1 adds and the accumulate): diag 4 + 2 + 12 + 2 = 20, head 16.
     // per (t, channel): phase 1 dtu 1 and (diag) softplus' = exp(x - softplus) 1; the gate
     //   y = D u + C.h 2 (N <= 16: no further block), -|z| 1, 1 + e 1, rcp14 1, Newton 4,
     //   sigmoid 1, silu' = sg (z (1 - sg) + 1) 4, dz 2, gy 2 = 18; dD 2; ddt, gB summed
@@ -191,8 +191,8 @@ static void backward(scan_shape sd, scan_shape sh)
     // per (t, head): softplus' 1, dt A 1, ddelta 3, dbias 1, dA 2 = 8 (x 4 = 32).
     // per unit: diag dA 4 and dbias, dD 2 x 2 into the accumulators 8; head dD's lanes 2,
     //   dA and dbias 2: 4. The accumulators summed 24 (head 19), as sequential's.
-    //   diag 21 x 16 + 31 x 8 + 8 + 24 = 336 + 248 + 32 = 616,
-    //   head 17 x 16 + 29 x 8 + 32 + 4 + 19 = 272 + 232 + 55 = 559.
+    //   diag 20 x 16 + 31 x 8 + 8 + 24 = 320 + 248 + 32 = 600,
+    //   head 16 x 16 + 29 x 8 + 32 + 4 + 19 = 256 + 232 + 55 = 543.
     // exps: diag the recompute's per update 16, softplus and softplus' per (t, channel) 16,
     //   sigmoid(z) per (t, channel) 8: 40; head softplus, softplus', exp(dt A) per (t, head)
     //   12, sigmoid(z) 8: 20.
@@ -205,28 +205,28 @@ static void backward(scan_shape sd, scan_shape sh)
     c = bwd_cost_of("fused", &sd, 0, 0, &saved);
 #if defined(__AVX512F__)
     CHECK_NEAR(saved, 128, 0, "fused saved");
-    EXPECT(c, 616, 40, 800);
+    EXPECT(c, 600, 40, 800);
     c = bwd_cost_of("fused", &sh, 0, 0, &saved);
-    EXPECT(c, 559, 20, 2 * 188 + 128 + 188);
-    /* no softplus, bias, Dskip or z: diag per update 4 + 13 + 2 = 19, per (t, channel)
+    EXPECT(c, 543, 20, 2 * 188 + 128 + 188);
+    /* no softplus, bias, Dskip or z: diag per update 4 + 12 + 2 = 18, per (t, channel)
      * dtu 1, dD 2, ddt and gB 2, du 3, ddelta 3 (softplus' = 1), dbias 1 = 12, per unit 8,
-     * the sums 24: 304 + 96 + 8 + 24 = 432, exps 16 (the recompute's); head per update
-     * 3 + 10 + 2 = 15, per (t, channel) 1 + 2 + 2 + 3 + 3 = 11, per (t, head) dt A 1 +
-     * ddelta 3 + dbias 1 + dA 2 = 7, per unit 4, the sums 19: 240 + 88 + 28 + 4 + 19 = 379,
+     * the sums 24: 288 + 96 + 8 + 24 = 416, exps 16 (the recompute's); head per update
+     * 3 + 9 + 2 = 14, per (t, channel) 1 + 2 + 2 + 3 + 3 = 11, per (t, head) dt A 1 +
+     * ddelta 3 + dbias 1 + dA 2 = 7, per unit 4, the sums 19: 224 + 88 + 28 + 4 + 19 = 363,
      * exps exp(dt A) per (t, head) 4 */
     c = bwd_cost_of("fused", &sd0, 0, 0, &saved);
-    CHECK_NEAR(c.flops, 432, 0, "fused backward flops, no optional tensors");
+    CHECK_NEAR(c.flops, 416, 0, "fused backward flops, no optional tensors");
     CHECK_NEAR(c.exps, 16, 0, "fused backward exps, no optional tensors");
     c = bwd_cost_of("fused", &sh0, 0, 0, &saved);
-    CHECK_NEAR(c.flops, 379, 0, "fused backward flops, head, no optional tensors");
+    CHECK_NEAR(c.flops, 363, 0, "fused backward flops, head, no optional tensors");
     CHECK_NEAR(c.exps, 4, 0, "fused backward exps, head, no optional tensors");
     /* N = 20 (diag, all tensors): two blocks of 16 states (the recompute's C.h adds one
      * block into the other: + 1 per (t, channel)), three blocks of 8 (ddt, gB: 6): updates
-     * 160 x 21 = 3360, per (t, channel) 31 + 1 + 4 = 36 x 8 = 288, per unit dA 40 +
-     * dbias, dD 4 = 44, the sums dB, dC 2 x 80 + dA 40 + 4 = 204: 3896 */
+     * 160 x 20 = 3200, per (t, channel) 31 + 1 + 4 = 36 x 8 = 288, per unit dA 40 +
+     * dbias, dD 4 = 44, the sums dB, dC 2 x 80 + dA 40 + 4 = 204: 3736 */
     scan_shape sd20 = sd;
     sd20.d_state = 20;
-    CHECK_NEAR(bwd_cost_of("fused", &sd20, 0, 0, &saved).flops, 3896, 0, "fused backward flops, N 20");
+    CHECK_NEAR(bwd_cost_of("fused", &sd20, 0, 0, &saved).flops, 3736, 0, "fused backward flops, N 20");
 #else
     CHECK_NEAR(saved, 16, 0, "fused saved");
     EXPECT(c, 584, 48, 688);
