@@ -290,7 +290,13 @@ static void fb_store_rows(float *dst, const float *src, int64_t N, int64_t m)
 static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz, const mb_exp_tab *tab)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 sg = mb_sigmoid512(z, tab); /* rcp14 and one Newton step */
+    /* sigmoid(z) = 1 / (1 + e) or e / (1 + e), e = exp(-|z|) by the 16-entry exp (one vpermps,
+     * not the scan's two-register vpermt2ps: its error does not build up), rcp14 + Newton */
+    const __m512 e = mb_exp2_t16_512(_mm512_mul_ps(_mm512_abs_ps(z), _mm512_set1_ps(-MB_LOG2E)));
+    const __m512 den = _mm512_add_ps(e, one);
+    __m512 rc = _mm512_rcp14_ps(den);
+    rc = _mm512_fmadd_ps(rc, _mm512_fnmadd_ps(den, rc, one), rc);
+    const __m512 sg = _mm512_mask_mul_ps(rc, _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ), rc, e);
     const __m512 ds = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));    /* silu'(z) */
     *dz = _mm512_mul_ps(_mm512_mul_ps(dy, acc), ds);
     return _mm512_mul_ps(dy, _mm512_mul_ps(z, sg));
@@ -773,8 +779,8 @@ int scan_fused_backward(const scan_shape *s, const scan_tensors *t, const scan_g
  * ddt (1), gB (2), g1 dt u (1) = 12 (head 9); the two 16-lane trees of dC and dB,
  * each summing a tile's channels into the accumulator: 1 add per channel each.
  * Per (t, channel): dt u (1); diag softplus' = exp(x - softplus(x)) (1); the gate, with z:
- * y = D u + C.h (2, + 1 per further block of 16 states), e = exp(-|z|) (1), 1 + e,
- * rcp14, Newton, sigmoid (7), silu' (4), dz (2), gy (2); dD (2); ddt and gB summed over
+ * y = D u + C.h (2, + 1 per further block of 16 states), e = exp(-|z|) (the sign goes
+ * into the scaling by log2 e: no flop), 1 + e, rcp14, Newton, sigmoid (7), silu' (4), dz (2), gy (2); dD (2); ddt and gB summed over
  * the blocks of 8 states (2 per block); du (3); diag ddelta (3) and dbias (1), head the
  * per-head sums of ddt and gB u (3). Per (t, head): softplus' (1) and dt A (1);
  * ddelta (3), dbias (1), dA (2). Per unit: diag dA, dbias, dD into the thread's
@@ -796,7 +802,7 @@ void scan_fused_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost
 #if defined(__AVX512F__)
     const double blk16 = (double)((s->d_state + 15) / 16), blk8 = (double)((s->d_state + FB_NB - 1) / FB_NB);
     const double per_upd = (head ? 3 : 4) + (gate ? 2 : 0) + (head ? 9 : 12) + 2;
-    const double per_tc = 1 + (!head && sp ? 1 : 0) + (gate ? 2 + (blk16 - 1) + 1 + 7 + 4 + 2 + 2 : 0) + 2 +
+    const double per_tc = 1 + (!head && sp ? 1 : 0) + (gate ? 2 + (blk16 - 1) + 7 + 4 + 2 + 2 : 0) + 2 +
                           2 * blk8 + 3 + 3 + (head ? 0 : 1);
     const double per_tk = head ? (sp ? 1 : 0) + 1 + 3 + 1 + 2 : 0;
     const double per_unit = head ? BLD / s->seqlen + 2.0 * s->batch * g.K
