@@ -259,7 +259,9 @@ int bench_time_calls(const bench_settings *set, interfere_mark *im, int (*call)(
         if (call(arg, kerr)) return 1;
         sink += out[n - 1];
     }
+    /* the cap (0: 100000) never undercuts min_reps: a scenario may ask for more */
     int cap = 64, max_reps = set->max_reps > 0 ? set->max_reps : 100000;
+    if (max_reps < set->min_reps) max_reps = set->min_reps;
     r->samples = malloc((size_t)cap * sizeof(double));
     if (!r->samples) return mb_fail(err, "out of memory (samples)");
     double total = 0;
@@ -274,7 +276,7 @@ int bench_time_calls(const bench_settings *set, interfere_mark *im, int (*call)(
         int frc = call(arg, kerr);
         double b = bench_now();
         if (frc) return 1;
-        sink += out[(r->reps * 7919) % n];
+        sink += out[(int64_t)r->reps * 7919 % n]; /* 64-bit: reps * 7919 passes INT_MAX at 271k reps */
         r->samples[r->reps++] = b - a;
         total += b - a;
     }

@@ -26,7 +26,7 @@ typedef struct {
     pin_mode bind;
     int min_reps;     /* at least this many timed repetitions */
     double min_time;  /* and at least this many seconds of them */
-    int max_reps;     /* stop here even if min_time is not reached (0: 100000) */
+    int max_reps;     /* stop here even if min_time is not reached (0: 100000; never below min_reps) */
     int warmup;       /* untimed calls before timing (>= 1 touches every buffer) */
     uint64_t seed;
     bool check;       /* compare with the oracle before timing */
@@ -120,7 +120,7 @@ int bench_block_shape(const scan_shape *s, const bench_settings *set, block_shap
 void bench_result_start(bench_result *r, const scan_kernel *k, const scan_shape *s, const bench_settings *set);
 /* The timed section: set->warmup (>= 1) untimed calls of call(arg), interfere_begin(im),
  * then timed calls until both set->min_reps and set->min_time are met (at most
- * set->max_reps), their seconds in r->samples and r->reps; one float of out[0..n) is read
+ * set->max_reps, 0: 100000, but never fewer than min_reps), their seconds in r->samples and r->reps; one float of out[0..n) is read
  * after every call, so that no call can be optimised away. 0; 1 if a call failed (kerr
  * says why); -1 (err) out of memory. */
 int bench_time_calls(const bench_settings *set, interfere_mark *im, int (*call)(void *arg, mb_err *err), void *arg,

@@ -59,7 +59,7 @@ static const key_def keys[] = {
     {"run", "checkpoint", K_INT, 1, 1 << 20, 0, "an integer in [1, 1048576]"},
     {"run", "level", K_LEVEL, 0, 0, 0, "scan or block (a whole Mamba block around the scan)"},
     {"run", "min_reps", K_INT, 1, 1000000, 0, "an integer in [1, 1000000]"},
-    {"run", "max_reps", K_INT, 0, 10000000, 0, "an integer in [0, 10000000] (0: no cap)"},
+    {"run", "max_reps", K_INT, 0, 10000000, 0, "an integer in [0, 10000000] (0: 100000)"},
     {"run", "min_time", K_DOUBLE, 0, 86400, 0, "seconds in [0, 86400]"},
     {"run", "warmup", K_INT, 0, 1000, 0, "an integer in [0, 1000]"},
     {"run", "seed", K_INT, 0, INT64_MAX, 0, "an integer >= 0"},

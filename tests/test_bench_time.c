@@ -1,0 +1,65 @@
+/* tests/test_bench_time.c: bench_time_calls, the timed section of every point (harness/
+ * bench.c), on a call that only counts: warm-up calls untimed, min_reps met even past the
+ * default cap of 100000 and past a smaller max_reps, max_reps honoured when min_time asks
+ * for more, and a failing call reported as 1 with its message. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "harness/bench.h"
+
+/* A call that counts itself and fails at call number fail_at (0: never). */
+typedef struct {
+    int64_t calls, fail_at;
+} counter;
+
+static int count_call(void *arg, mb_err *err)
+{
+    counter *c = arg;
+    if (++c->calls == c->fail_at) return mb_fail(err, "call %lld failed", (long long)c->calls);
+    return 0;
+}
+
+/* reps of one timed section under the given settings; calls counts every call */
+static int time_section(int min_reps, int max_reps, double min_time, int warmup, counter *c, bench_result *r,
+                        mb_err *kerr)
+{
+    static const float out[3] = {1, 2, 3}; /* [3]: what the call "writes" */
+    bench_settings set = {.threads = 1, .min_reps = min_reps, .max_reps = max_reps, .min_time = min_time,
+                          .warmup = warmup};
+    interfere_mark im = {.threads = 1, .cal = NULL};
+    *r = (bench_result){0};
+    mb_err err;
+    int rc = bench_time_calls(&set, &im, count_call, c, out, 3, r, kerr, &err);
+    CHECK(rc >= 0, "bench_time_calls: %s", err.msg);
+    return rc;
+}
+
+int main(void)
+{
+    bench_result r;
+    mb_err kerr;
+    /* more than the default cap of 100000, and past 271k reps, where reps * 7919 leaves int */
+    counter c = {0, 0};
+    CHECK(time_section(300000, 0, 0, 2, &c, &r, &kerr) == 0, "300000 reps: %s", kerr.msg);
+    CHECK(r.reps == 300000, "min_reps 300000, max_reps 0: %d reps", r.reps);
+    CHECK(c.calls == 300002, "min_reps 300000, warm-up 2: %lld calls", (long long)c.calls);
+    free(r.samples);
+    /* max_reps below min_reps: min_reps wins */
+    c = (counter){0, 0};
+    CHECK(time_section(10, 5, 0, 0, &c, &r, &kerr) == 0, "min_reps 10: %s", kerr.msg);
+    CHECK(r.reps == 10, "min_reps 10, max_reps 5: %d reps", r.reps);
+    CHECK(c.calls == 11, "warm-up 0 is one call: %lld calls", (long long)c.calls);
+    free(r.samples);
+    /* min_time not reachable: max_reps stops it */
+    c = (counter){0, 0};
+    CHECK(time_section(3, 7, 1e9, 1, &c, &r, &kerr) == 0, "max_reps 7: %s", kerr.msg);
+    CHECK(r.reps == 7, "min_reps 3, max_reps 7, min_time 1e9: %d reps", r.reps);
+    for (int i = 0; i < r.reps; i++) CHECK(r.samples[i] >= 0, "sample %d: %g s", i, r.samples[i]);
+    free(r.samples);
+    /* a call that fails while timed */
+    c = (counter){0, 5};
+    CHECK(time_section(10, 0, 0, 1, &c, &r, &kerr) == 1, "a failing call gives 1");
+    CHECK(c.calls == 5 && r.reps == 3, "stopped at the failing call: %lld calls, %d reps", (long long)c.calls, r.reps);
+    free(r.samples);
+    return check_report("test_bench_time");
+}
