@@ -1,6 +1,7 @@
 /* common/file.h: writing a file atomically. The text goes to PATH.tmp, which is flushed to
  * disk and renamed over PATH, so a reader (or a process killed at any moment) only ever
- * sees the old file or the whole new one. Every file mbench writes goes through it:
+ * sees the old file or the whole new one. Every file mbench itself writes goes through it
+ * (not gnuplot's: the plot images and the appended plots/gnuplot.log):
  *
  *     mb_atomic a;
  *     if (mb_atomic_open(&a, path, err)) return -1;
