@@ -149,11 +149,13 @@ int scan_pscan_backward(const scan_shape *s, const scan_tensors *t, const scan_g
                 (void)Cm;
             }
         }
-        // ---- sum the accumulators
+        // ---- sum the accumulators: the team's, which may be smaller than asked (nested
+        // regions, OMP_THREAD_LIMIT): only its threads zeroed theirs
+        const int team = omp_get_num_threads();
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < z.A + 2 * K; i++) {
             float sum = 0.0f;
-            for (int th = 0; th < threads; th++) sum += accs[th * nacc + i];
+            for (int th = 0; th < team; th++) sum += accs[th * nacc + i];
             if (i < z.A) gr->dA[i] = sum;
             else if (i < z.A + K) {
                 if (gr->ddelta_bias) gr->ddelta_bias[i - z.A] = sum;
