@@ -807,12 +807,15 @@ static void fu_run(const scan_shape *s, const scan_tensors *t, const scan_opts *
              * run of one batch element at a time: chunk of tc steps after chunk, every
              * unit of the run over the chunk, so each row's page of u, z, y is visited by
              * all the run's units within one chunk (see kernels/README.md, fused) */
-            const int64_t q = g.units / threads, r = g.units % threads;
+            /* shared out over the team it got, which may be smaller than asked (a nested
+             * region, OMP_THREAD_LIMIT); a run holds at most g.live states (the scratch's) */
+            const int team = omp_get_num_threads();
+            const int64_t q = g.units / team, r = g.units % team;
             const int64_t lo = tid * q + (tid < r ? tid : r), hi = lo + q + (tid < r);
             float *buf = scr + g.live * g.state_floats;
             for (int64_t u0 = lo, u1; u0 < hi; u0 = u1) {
                 const int64_t b = fu_unit_of(&g, u0).b;
-                for (u1 = u0 + 1; u1 < hi && fu_unit_of(&g, u1).b == b; u1++) {}
+                for (u1 = u0 + 1; u1 < hi && u1 - u0 < g.live && fu_unit_of(&g, u1).b == b; u1++) {}
                 for (int64_t ta = 0; ta < g.L; ta += g.tc) {
                     const int64_t tz = g.L - ta < g.tc ? g.L : ta + g.tc;
                     for (int64_t u = u0; u < u1; u++) {

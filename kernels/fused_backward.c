@@ -133,9 +133,12 @@ size_t scan_fused_backward_workspace(const scan_shape *s, const scan_opts *o)
 }
 
 
-/* Sums the per-thread accumulators into the gradients (inside a parallel region). */
-static void fb_reduce(const fb_geom *g, const scan_grads *gr, const float *ws, int threads)
+/* Sums the per-thread accumulators into the gradients (inside a parallel region): those of
+ * the team it got, which may be smaller than asked (a nested region, OMP_THREAD_LIMIT):
+ * only its threads zeroed theirs. */
+static void fb_reduce(const fb_geom *g, const scan_grads *gr, const float *ws)
 {
+    const int threads = omp_get_num_threads();
     const int64_t tf = g->thread_floats, nBm = g->nBm, nA = g->nA, K = g->K;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < nBm; i++) {
@@ -234,7 +237,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
                     for (int64_t n = 0; n < N; n++) gr->dh0[(b * D + d) * N + n] = gh[n];
             }
         }
-        fb_reduce(g, gr, ws, threads);
+        fb_reduce(g, gr, ws);
     }
 }
 
@@ -726,7 +729,7 @@ static void fb_backward_run(const fb_geom *g, const scan_shape *s, const scan_te
             fb_bwd_unit(g, s, t, gr, ckpt, &un, acc, scr, &tab);
         }
         _mm_sfence(); /* the streamed stores of du, dz, ddelta are visible before the reduction's barrier */
-        fb_reduce(g, gr, ws, threads);
+        fb_reduce(g, gr, ws);
     }
 }
 #endif
