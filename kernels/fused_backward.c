@@ -95,8 +95,8 @@ static void fb_geom_init(fb_geom *g, const scan_shape *s, const scan_opts *o)
     const int64_t N = g->N, V = FB_VL, T = g->Kc > FB_TB ? g->Kc : FB_TB, ntl = g->unit_tiles;
     /* backward: hs, es [T][N][V]; gh, A, A2, dA [ntl][N][V]; the segment's
      * rows dt, dt u, u, dy, z, sig [ntl][T][V]; ddt, gB, accy [T][V]; dts, dec, hsig, hd_ddt,
-     * hd_geh [T]; dbias, dD [ntl][V] */
-    const int64_t bwd = 2 * T * N * V + 4 * ntl * N * V + 6 * (ntl * (T * V + 16) + 16) + 3 * T * V + 5 * T + 2 * ntl * V;
+     * hd_geh [rup16(T)]; dbias, dD [ntl][V] */
+    const int64_t bwd = 2 * T * N * V + 4 * ntl * N * V + 6 * (ntl * (T * V + 16) + 16) + 3 * T * V + 5 * rup16(T) + 2 * ntl * V;
     g->scr_floats = rup16(bwd + 64);
     g->thread_floats = g->acc_floats + g->scr_floats;
 }
@@ -571,8 +571,11 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
     r.dtv = gh + NT * N * 16, r.dtu = r.dtv + as, r.ub = r.dtu + as;
     r.dyb = r.ub + as, r.zb = r.dyb + as, r.sgb = r.zb + as;
     float *ddt = r.sgb + as, *gB = ddt + T * 16, *accy = gB + T * 16; /* [T][16] */
-    float *dts = accy + T * 16, *dec = dts + T, *hsig = dec + T, *hd_ddt = hsig + T, *hd_geh = hd_ddt + T; /* [T] */
-    float *vbias = hd_geh + T, *vD = vbias + NT * 16; /* [NT][16] */
+    /* [T16] each: T rounded up to 16, so each starts 64-byte aligned and fb_head_steps'
+     * vectors (rup16(tb) entries) stay inside their own array */
+    const int64_t T16 = rup16(T);
+    float *dts = accy + T * 16, *dec = dts + T16, *hsig = dec + T16, *hd_ddt = hsig + T16, *hd_geh = hd_ddt + T16;
+    float *vbias = hd_geh + T16, *vD = vbias + NT * 16; /* [NT][16] */
     const bool head = g->head;
 
     for (int64_t i = 0; i < ntl; i++) {

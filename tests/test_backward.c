@@ -140,6 +140,29 @@ int main(void)
         printf("\n");
     }
 
+    /* fused training past its forward's time chunks (256 steps, head): checkpoint
+     * intervals that do not divide 256 or L, one longer than the 64-step least segment
+     * buffer and not a multiple of 16 (100), heads of 40 channels (a masked last tile),
+     * batch 2 with several heads per forward unit, shares that cut batch elements */
+    for (int ki = 0; ki < scan_kernel_count && ki < 64; ki++) {
+        const scan_kernel *k = scan_kernels[ki];
+        if (strcmp(k->name, "fused") != 0) continue;
+        int skipped = 0;
+        const int cks[] = {48, 100, 0};
+        for (int a = 0; a < 2; a++)
+            for (size_t ci = 0; ci < sizeof cks / sizeof *cks; ci++) {
+                scan_shape s = {.batch = 2, .seqlen = 531, .channels = 6 * 40, .d_state = 16, .heads = a ? 6 : 240,
+                                .groups = 2, .a_kind = a ? SCAN_A_HEAD : SCAN_A_DIAG};
+                variant_apply(&s, &variants[1]);
+                run_case(ki, k, &s, &variants[1], 1 + (int)ci, cks[ci], 0, &skipped);
+            }
+        scan_shape one = {.batch = 2, .seqlen = 1, .channels = 40, .d_state = 5, .heads = 2, .groups = 1,
+                          .a_kind = SCAN_A_HEAD};
+        variant_apply(&one, &variants[1]);
+        run_case(ki, k, &one, &variants[1], 3, 100, 0, &skipped);
+        CHECK(skipped == 0, "fused must train these shapes");
+    }
+
     /* the tolerance can fail: a gradient 1% off in one element, and a NaN */
     {
         scan_shape s = {.batch = 1, .seqlen = 3, .channels = 2, .d_state = 2, .heads = 2, .groups = 1};
