@@ -109,6 +109,17 @@ int main(void)
     scan_shape fc = shape(600, 12 * 64, 64, 12, 1, SCAN_A_HEAD);
     fc.batch = 2;
     for (int th = 1; th <= 4; th += 3) run("fused", fc, th, 0);
+    /* head, time chunks with masked lanes: 12 heads of 40 (a last tile of 8 lanes), units
+     * of several heads, batch 2, L 1, 255, 257, 531 (not multiples of the chunk or the
+     * block), shares cutting batch elements, more threads than units; without h0 and z */
+    const int64_t Lc[] = {1, 255, 257, 531};
+    for (size_t i = 0; i < sizeof Lc / sizeof *Lc; i++) {
+        scan_shape fm = shape(Lc[i], 12 * 40, 16, 12, 3, SCAN_A_HEAD);
+        fm.batch = 2;
+        for (int th = 1; th <= 5; th += 2) run("fused", fm, th, 0);
+        fm.has_h0 = false, fm.has_z = false;
+        run("fused", fm, 2, 0);
+    }
     // ---- sequential: thread shares that start and end inside a batch element (diag and
     // head, groups), and a workspace past the last-level cache (the non-temporal stores)
     scan_shape sb = shape(33, 10, 16, 10, 2, SCAN_A_DIAG), sh = shape(33, 12, 7, 3, 3, SCAN_A_HEAD);
