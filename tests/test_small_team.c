@@ -95,6 +95,13 @@ int main(void)
                                   .want_h_last = true};
             run(k, &s);
         }
+        /* batch 1, 12 heads of 16: asked for 3 threads, fused cuts 3 units of 4 heads and
+         * keeps one state per thread (live 1), so a team of 1 must take them in runs of
+         * one (the cap on a run; the shape above has live = units per batch element) */
+        const scan_shape w = {.batch = 1, .seqlen = 300, .channels = 192, .d_state = 16, .heads = 12,
+                              .groups = 2, .a_kind = SCAN_A_HEAD, .softplus = true, .has_bias = true,
+                              .has_dskip = true, .has_z = true, .has_h0 = true, .want_h_last = true};
+        run(k, &w);
     }
     return check_report("test_small_team");
 }
