@@ -6,7 +6,8 @@
  * (diag) or a head (head), so B and C are broadcast scalars per (t, n), and for head
  * problems dt and the decay exp(dt*A) are one scalar per (head, t). A work unit is one
  * (batch, tile) for diag problems and one (batch, head) with all its tiles for head
- * problems; threads take units statically. Inside a unit, time is walked in blocks of
+ * problems; threads take units statically (head, AVX-512: a thread's units of one batch
+ * element take turns over chunks of FU_TC steps, see fu_run). Inside a unit, time is walked in blocks of
  * FU_TB steps: a prologue computes dt (softplus), dt*u and, for head problems, the decay
  * for the block; then for each block of up to 16 states the state tile (16 states x 16
  * lanes = 16 zmm registers) is loaded from the unit's scratch, advanced over the block,
