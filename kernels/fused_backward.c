@@ -8,7 +8,8 @@
  *                  [B][ceil(L/K)][tiles][N][16], the state as the kernels hold it (lanes
  *                  = 16 channels; tiles counted over the groups or heads, lanes past a
  *                  group's or head's end 0), so saving and reading one is a copy
- *     workspace  = per thread: the segment's states and decays, K x N x 16 floats each;
+ *     workspace  = per thread: the segment's states and decays, T x N x 16 floats each
+ *                  (T = max(K, 64));
  *                  the unit's rows of the segment (dt, dt u, u, dy, z, softplus'), and
  *                  accumulators for the parameter gradients (or the forward's workspace)
  *
@@ -303,15 +304,6 @@ static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz, c
     const __m512 ds = _mm512_mul_ps(sg, _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));    /* silu'(z) */
     *dz = _mm512_mul_ps(_mm512_mul_ps(dy, acc), ds);
     return _mm512_mul_ps(dy, _mm512_mul_ps(z, sg));
-}
-
-/* sigmoid(x) through exp(-|x|) */
-static inline __m512 fb_sigmoid512(__m512 x, const mb_exp_tab *tab)
-{
-    const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 e = mb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)), tab);
-    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-    return _mm512_div_ps(_mm512_mask_mov_ps(one, neg, e), _mm512_add_ps(one, e));
 }
 
 /* r[j] = sum over the 16 lanes of v[j], j < 8: a transposing tree, 24 operations */
