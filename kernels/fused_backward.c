@@ -291,7 +291,7 @@ static void fb_store_rows(float *dst, const float *src, int64_t N, int64_t m)
 }
 
 /* gy = dy silu(z) and dz = dy acc silu'(z), acc = y before the gate, through exp(-|z|) */
-static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz, const mb_exp_tab *tab)
+static inline __m512 fb_gate_back(__m512 dy, __m512 z, __m512 acc, __m512 *dz)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
     /* sigmoid(z) = 1 / (1 + e) or e / (1 + e), e = exp(-|z|) by the 16-entry exp (one vpermps,
@@ -640,7 +640,7 @@ static void fb_bwd_unit(const fb_geom *g, const scan_shape *s, const scan_tensor
                 if (t->z) {
                     __m512 dz;
                     const __m512 y = _mm512_fmadd_ps(dsk, u, _mm512_load_ps(accy + 16 * tt));
-                    gyv = fb_gate_back(gyv, _mm512_load_ps(zb + 16 * tt), y, &dz, tab);
+                    gyv = fb_gate_back(gyv, _mm512_load_ps(zb + 16 * tt), y, &dz);
                     _mm512_store_ps(zb + 16 * tt, dz);
                 }
                 _mm512_store_ps(gy + 16 * tt, gyv);
