@@ -138,13 +138,8 @@ void pscan_read_out(const scan_shape *s, const scan_tensors *t, const float *H)
             const float *h = H + bl * R + d * N, *Cm = t->Cm + (bl * G + g) * N;
             float acc = 0.0f;
             for (int64_t n = 0; n < N; n++) acc += Cm[n] * h[n];
-            const float u = t->u[bl * D + d];
-            if (t->Dskip) acc += t->Dskip[k] * u;
-            if (t->z) {
-                const float z = t->z[bl * D + d];
-                acc *= z / (1.0f + expf(-z));
-            }
-            t->y[bl * D + d] = acc;
+            t->y[bl * D + d] = mb_readoutf(acc, t->Dskip ? t->Dskip + k : NULL, t->u[bl * D + d],
+                                           t->z ? t->z + bl * D + d : NULL);
         }
     }
     if (t->h_last) {

@@ -142,13 +142,8 @@ static void seq_run(const scan_shape *s, const scan_tensors *t, const scan_opts 
                 }
                 if (keep_states)
                     for (int64_t n = 0; n < N; n++) x[n] = h[n];
-                const float u = t->u[bl * D + d];
-                if (t->Dskip) acc += t->Dskip[k] * u;
-                if (t->z) {
-                    const float z = t->z[bl * D + d];
-                    acc *= z / (1.0f + expf(-z));
-                }
-                t->y[bl * D + d] = acc;
+                t->y[bl * D + d] = mb_readoutf(acc, t->Dskip ? t->Dskip + k : NULL, t->u[bl * D + d],
+                                               t->z ? t->z + bl * D + d : NULL);
             }
         }
         if (t->h_last)

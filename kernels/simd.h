@@ -193,6 +193,16 @@ static inline float mb_exp_portable(float x)
 static inline float mb_softplusf(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 static inline float mb_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* y = (acc + D u) silu(z), one channel and step, D and z optional (NULL): the read-out of
+ * the materialising kernels (sequential, pscan), one formula so their forward and
+ * forward_save agree bit for bit */
+static inline float mb_readoutf(float acc, const float *Dk, float u, const float *z)
+{
+    if (Dk) acc += *Dk * u;
+    if (z) acc *= *z / (1.0f + expf(-*z));
+    return acc;
+}
+
 // ---------------------------------------------------------------- arrays
 
 /* y[i] = exp(x[i]) for x[i] <= 0 (y may be x): mb_exp512 16 lanes at a time, the tail
