@@ -12,7 +12,7 @@ int mb_atomic_open(mb_atomic *a, const char *path, mb_err *err)
     snprintf(a->path, sizeof a->path, "%s", path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp", path);
     a->f = fopen(a->tmp, "w");
-    if (!a->f) return mb_fail(err, "cannot write %s: %s", a->tmp, strerror(errno));
+    if (!a->f) return mb_fail(err, "cannot write %s (its temporary %s): %s", path, a->tmp, strerror(errno));
     return 0;
 }
 
@@ -24,12 +24,14 @@ int mb_atomic_commit(mb_atomic *a, mb_err *err)
     a->f = NULL;
     if (bad) {
         unlink(a->tmp);
-        return mb_fail(err, "cannot write %s: %s", a->tmp, e ? strerror(e) : "write error");
+        return mb_fail(err, "cannot write %s (its temporary %s): %s", a->path, a->tmp,
+                       e ? strerror(e) : "write error");
     }
     if (rename(a->tmp, a->path)) {
         e = errno;
         unlink(a->tmp);
-        return mb_fail(err, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(e));
+        return mb_fail(err, "cannot write %s (renaming its temporary %s over it): %s", a->path, a->tmp,
+                       strerror(e));
     }
     return 0;
 }

@@ -22,10 +22,10 @@ typedef struct {
 } mb_atomic;
 
 /* Opens PATH.tmp for writing (binary and text are the same on Linux). 0, or -1 with a
- * message naming the file. */
+ * message naming PATH (the user's file; the temporary in parentheses). */
 int mb_atomic_open(mb_atomic *a, const char *path, mb_err *err);
 /* Flushes, fsyncs and closes the temporary file and renames it over path. 0, or -1 with a
- * message (and the temporary file removed, path untouched). */
+ * message naming path (and the temporary file removed, path untouched). */
 int mb_atomic_commit(mb_atomic *a, mb_err *err);
 /* Closes and removes the temporary file; path is untouched. */
 void mb_atomic_abort(mb_atomic *a);
