@@ -319,7 +319,8 @@ int bench_point(const scan_kernel *k, const scan_shape *s, const bench_settings 
         scan_cost fc = {0}, bc = {0};
         if (k->backward_cost) k->backward_cost(s, &o, &bc);
         else bc = (scan_cost){NAN, NAN, NAN, NAN};
-        if (dir == BENCH_BOTH) k->cost(s, &o, &fc); /* forward_save costs what forward does */
+        /* a training step: forward_save (the forward's cost and the bytes of what it saves) */
+        if (dir == BENCH_BOTH) scan_forward_save_cost(k, s, &o, &fc);
         r->cost = (scan_cost){fc.flops + bc.flops, fc.exps + bc.exps, fc.bytes + bc.bytes,
                               (double)k->backward_workspace_bytes(s, &o)};
     }

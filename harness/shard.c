@@ -40,7 +40,8 @@ double shard_estimate(const scenario *sc, const scen_point *p, const scan_kernel
     const char *why = train ? scan_backward_unsupported(k, &p->shape, &o) : k->unsupported(&p->shape, &o);
     if (why) return 0; /* skipped: costs only the fixed overhead */
     scan_cost c = {0}, b = {0};
-    if (set->direction != BENCH_BACKWARD) k->cost(&p->shape, &o, &c);
+    if (set->direction == BENCH_FORWARD) k->cost(&p->shape, &o, &c);
+    else if (set->direction == BENCH_BOTH) scan_forward_save_cost(k, &p->shape, &o, &c);
     if (train && k->backward_cost) k->backward_cost(&p->shape, &o, &b);
     double flops = c.flops + b.flops, exps = c.exps + b.exps, bytes = c.bytes + b.bytes;
     if (set->block_level) { /* in_proj (2D outputs) and out_proj (D) around the scan */

@@ -26,6 +26,13 @@ int64_t scan_train_extra_bytes(const scan_kernel *k, const scan_shape *s, const 
     return (int64_t)k->saved_bytes(s, o) + (int64_t)k->backward_workspace_bytes(s, o) + scan_grad_bytes(s);
 }
 
+void scan_forward_save_cost(const scan_kernel *k, const scan_shape *s, const scan_opts *o, scan_cost *c)
+{
+    k->cost(s, o, c);
+    c->bytes += k->save_extra_bytes ? k->save_extra_bytes(s, o) : (double)k->saved_bytes(s, o);
+    c->workspace = (double)k->backward_workspace_bytes(s, o);
+}
+
 int scan_opts_checkpoint(const scan_opts *o) { return o->checkpoint > 0 ? o->checkpoint : 64; }
 
 void scan_grad_sizes(const scan_shape *s, int64_t n[SCAN_NGRADS])

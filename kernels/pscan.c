@@ -196,6 +196,15 @@ static void ps_cost(const scan_shape *s, const scan_opts *o, scan_cost *c)
     c->bytes = (double)scan_shape_tensor_bytes(s) + c->workspace + 6.0 * 4.0 * apps + 4.0 * upd;
 }
 
+/* forward_save (pscan_backward.c) materialises deltaA and deltaB_u into saved instead of
+ * the workspace, and also a copy of deltaA, which the sweeps consume in its place: one
+ * float per update more */
+static double ps_save_extra_bytes(const scan_shape *s, const scan_opts *o)
+{
+    (void)o;
+    return 4.0 * scan_shape_updates(s);
+}
+
 const scan_kernel scan_kernel_pscan = {
     .name = "pscan",
     .exp_routine = "glibc_expf",
@@ -211,4 +220,5 @@ const scan_kernel scan_kernel_pscan = {
     .backward_workspace_bytes = scan_pscan_backward_workspace,
     .backward = scan_pscan_backward,
     .backward_cost = scan_pscan_backward_cost,
+    .save_extra_bytes = ps_save_extra_bytes,
 };

@@ -131,6 +131,10 @@ typedef struct scan_kernel {
                     const scan_opts *o, const void *saved, void *ws, mb_err *err);
     /* backward-only cost (flops, exps, bytes, workspace = backward workspace); NULL: none stated */
     void (*backward_cost)(const scan_shape *s, const scan_opts *o, scan_cost *c);
+    /* Bytes forward_save moves beyond what forward does (scan_forward_save_cost); NULL: the
+     * saved buffer, written once (a kernel that writes it in place of traffic the forward
+     * has anyway, or writes more, states its own). */
+    double (*save_extra_bytes)(const scan_shape *s, const scan_opts *o);
 } scan_kernel;
 
 /* ---- the table (kernels/table.c) ---- */
@@ -144,6 +148,11 @@ const char *scan_backward_unsupported(const scan_kernel *k, const scan_shape *s,
 /* Bytes of one training step's memory besides the tensors: saved + workspace + gradients
  * (dy, dh_last and every gradient). Call only when scan_backward_unsupported is NULL. */
 int64_t scan_train_extra_bytes(const scan_kernel *k, const scan_shape *s, const scan_opts *o);
+/* What one forward_save costs: the forward's cost (k->cost: it computes the same; saving
+ * is stores) with bytes + k->save_extra_bytes (NULL: + saved_bytes, the saved buffer
+ * written once) and workspace = backward_workspace_bytes (the scratch it runs in). Call
+ * only when scan_backward_unsupported is NULL. */
+void scan_forward_save_cost(const scan_kernel *k, const scan_shape *s, const scan_opts *o, scan_cost *c);
 /* The checkpoint interval opts ask for (opts.checkpoint, or the default 64). */
 int scan_opts_checkpoint(const scan_opts *o);
 

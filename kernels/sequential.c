@@ -387,6 +387,15 @@ static void seq_backward_cost(const scan_shape *s, const scan_opts *o, scan_cost
                2.0 * threads * 2 * (double)z.Bm * sizeof(float);
 }
 
+/* forward_save runs the forward's two phases on saved instead of the workspace (deltaA and
+ * deltaB_u written once, read once, as the forward's) and also writes each state h_t over
+ * deltaB_u: one float per update more */
+static double seq_save_extra_bytes(const scan_shape *s, const scan_opts *o)
+{
+    (void)o;
+    return 4.0 * scan_shape_updates(s);
+}
+
 const scan_kernel scan_kernel_sequential = {
     .name = "sequential",
     .exp_routine = "glibc_expf",
@@ -401,4 +410,5 @@ const scan_kernel scan_kernel_sequential = {
     .backward_workspace_bytes = seq_bwd_workspace,
     .backward = seq_backward,
     .backward_cost = seq_backward_cost,
+    .save_extra_bytes = seq_save_extra_bytes,
 };

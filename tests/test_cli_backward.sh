@@ -74,6 +74,24 @@ PY
   then echo "FAIL: --json --direction $dir"; fails=$((fails+1)); fi
 done
 
+# a training step's bytes are forward_save's (the forward's and what saving adds: fused its
+# checkpoints, saved_bytes; sequential each state written over deltaB_u, B*L*D*N floats)
+# and the backward's; flops and exps the forward's and the backward's
+for k in fused sequential; do
+  for dir in forward backward both; do
+    "$mb" run $k "${small[@]}" --min-reps 1 --json --direction $dir > "$tmp/cost_${k}_$dir.json" 2>/dev/null
+  done
+  n=$((n+1))
+  if ! python3 - "$tmp/cost_${k}_forward.json" "$tmp/cost_${k}_backward.json" "$tmp/cost_${k}_both.json" $k <<'PY'
+import json, sys
+f, b, t = (json.load(open(p)) for p in sys.argv[1:4])
+extra = t["saved_bytes"] if sys.argv[4] == "fused" else 4 * 16 * 8 * 4
+assert t["bytes"] == f["bytes"] + b["bytes"] + extra, (t["bytes"], f["bytes"], b["bytes"], extra)
+assert t["flops"] == f["flops"] + b["flops"] and t["exps"] == f["exps"] + b["exps"]
+PY
+  then echo "FAIL: $k --direction both bytes"; fails=$((fails+1)); fi
+done
+
 # a block-level training sweep (the mamba.py study's scenarios, --quick): level, block,
 # direction and every gradient's error reach points.csv
 expect 2 'level: expected scan or block' sweep "$tmp/bad.ini" --no-calibrate

@@ -1,6 +1,7 @@
 /* tests/test_cost.c: the cost models of sequential, pscan, ssd and fused (flops, exps,
- * bytes, workspace), and of every kernel's backward (flops, exps, bytes, saved bytes, backward
- * workspace, a training step's extra memory), against counts worked by hand on small
+ * bytes, workspace), of every kernel's backward (flops, exps, bytes, saved bytes, backward
+ * workspace, a training step's extra memory) and of its forward_save (the forward's cost and
+ * the bytes of what it saves), against counts worked by hand on small
  * shapes (the arithmetic is in the comments), so a change to a kernel that forgets its cost
  * model fails here. */
 #include <math.h>
@@ -261,6 +262,50 @@ static void backward(scan_shape sd, scan_shape sh)
 #endif
 }
 
+// ---------------------------------------------------------------- forward_save
+
+/* forward_save's cost: the forward's flops and exps, its bytes plus what saving moves
+ * beyond the forward, the training workspace. */
+static scan_cost save_cost_of(const char *name, const scan_shape *s, int chunk)
+{
+    const scan_kernel *k = scan_kernel_find(name);
+    scan_cost c = {0};
+    CHECK(k && k->forward_save, "%s has a forward_save", name);
+    if (!k || !k->forward_save) return c;
+    scan_opts o = {.threads = 1, .chunk = chunk};
+    scan_forward_save_cost(k, s, &o, &c);
+    CHECK(c.workspace == (double)k->backward_workspace_bytes(s, &o), "%s: forward_save cost.workspace", name);
+    return c;
+}
+
+/* The forwards' counts are main's; what saving adds on the shapes of main (16 updates):
+ * sequential writes each state h_t over deltaB_u: + 16 floats = 64 B (diag 736 + 64,
+ * head 700 + 64); pscan writes the copy of deltaA its sweeps consume: + 64 B (800 + 64,
+ * 764 + 64); ssd saves nothing (268); fused streams its checkpoints, written once: the
+ * saved 128 B (AVX-512; 16 B portable) over 224 (188) + 2 x its forward workspace. */
+static void forward_save(scan_shape sd, scan_shape sh)
+{
+    scan_cost c = save_cost_of("sequential", &sd, 0);
+    EXPECT(c, 152, 32, 736 + 64);
+    c = save_cost_of("sequential", &sh, 0);
+    EXPECT(c, 152, 24, 700 + 64);
+    c = save_cost_of("pscan", &sd, 0);
+    EXPECT(c, 168, 32, 800 + 64);
+    c = save_cost_of("pscan", &sh, 0);
+    EXPECT(c, 152, 16, 764 + 64);
+    c = save_cost_of("ssd", &sh, 3);
+    EXPECT(c, 194, 27, 268);
+#if defined(__AVX512F__)
+    const double ck = 128, fd = 144, fh = 144;
+#else
+    const double ck = 16, fd = 152, fh = 140;
+#endif
+    c = save_cost_of("fused", &sd, 0);
+    EXPECT(c, fd, 32, 224 + 2 * cost_of("fused", &sd, 0).workspace + ck);
+    c = save_cost_of("fused", &sh, 0);
+    EXPECT(c, fh, 16, 188 + 2 * cost_of("fused", &sh, 0).workspace + ck);
+}
+
 int main(void)
 {
     const scan_shape sd = small(SCAN_A_DIAG), sh = small(SCAN_A_HEAD);
@@ -353,5 +398,6 @@ int main(void)
     scan_opts o1 = {.threads = 1};
     CHECK(ssd && ssd->unsupported(&sd, &o1) != NULL, "ssd refuses diag problems");
     backward(sd, sh);
+    forward_save(sd, sh);
     return check_report("test_cost");
 }
