@@ -14,9 +14,11 @@ typedef struct {
     int ci_lo_rank, ci_hi_rank; /* 1-based ranks used */
 } stats_summary;
 
-/* 1-based ranks of the 95% CI of the median for n samples (Le Boudec, "Performance
- * Evaluation of Computer and Communication Systems", 2.1: lower ceil((n - 1.96 sqrt n)/2),
- * upper ceil(1 + (n + 1.96 sqrt n)/2)), clamped to [1, n]. Returns false for n < 6. */
+/* 1-based ranks [j, n + 1 - j] of the 95% CI of the median for n samples, exact from the
+ * binomial distribution (GSL): the narrowest symmetric pair whose coverage
+ * 1 - 2 P(Binomial(n, 1/2) <= j - 1) is at least 95% (the tables of Le Boudec,
+ * "Performance Evaluation of Computer and Communication Systems", 2.1: n = 6 [1, 6],
+ * 10 [2, 9], 20 [6, 15], 100 [40, 61]). Returns false (and [1, n]) for n < 6. */
 bool stats_median_ci_ranks(int n, int *lo, int *hi);
 
 /* Summarises n samples (not modified). -1 if n < 1. */

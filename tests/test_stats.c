@@ -23,22 +23,44 @@ int main(void)
     CHECK(stats_summarize(b, 6, &s, &err) == 0, "%s", err.msg);
     CHECK_NEAR(s.median, 5, 0, "median of 6");
     CHECK(s.ci_valid, "n = 6 has a CI");
-    /* order-statistic ranks by hand:
-     *  n=6:  (6 - 4.801)/2 = 0.60 -> 1;  1 + (6 + 4.801)/2 = 6.40 -> 7 -> clamped 6
-     *  n=10: (10 - 6.198)/2 = 1.90 -> 2; 1 + 8.099 = 9.10 -> 10
-     *  n=20: (20 - 8.765)/2 = 5.62 -> 6; 1 + 14.38 = 15.38 -> 16
-     *  n=100: (100 - 19.6)/2 = 40.2 -> 41; 1 + 59.8 = 60.8 -> 61 */
+    /* order-statistic ranks, exact: [j, n + 1 - j] with 2 P(Bin(n, 1/2) <= j - 1) <= 0.05 < 2 P(.. <= j):
+     *  n=6:   P(K <= 0) = 1/64 = 0.016, P(K <= 1) = 7/64 = 0.109          -> [1, 6]  (96.9%)
+     *  n=10:  P(K <= 1) = 11/1024 = 0.011, P(K <= 2) = 56/1024 = 0.055    -> [2, 9]  (97.9%)
+     *  n=20:  P(K <= 5) = 0.0207, P(K <= 6) = 0.0577                      -> [6, 15] (95.9%)
+     *  n=21:  P(K <= 5) = 0.0133, P(K <= 6) = 0.0392                      -> [6, 16] (97.3%;
+     *         the normal approximation's [7, 16] covers 94.8%)
+     *  n=100: P(K <= 39) = 0.0176, P(K <= 40) = 0.0284                    -> [40, 61] */
     int lo, hi;
     CHECK(stats_median_ci_ranks(6, &lo, &hi) && lo == 1 && hi == 6, "n=6 -> %d %d", lo, hi);
-    CHECK(stats_median_ci_ranks(10, &lo, &hi) && lo == 2 && hi == 10, "n=10 -> %d %d", lo, hi);
-    CHECK(stats_median_ci_ranks(20, &lo, &hi) && lo == 6 && hi == 16, "n=20 -> %d %d", lo, hi);
-    CHECK(stats_median_ci_ranks(100, &lo, &hi) && lo == 41 && hi == 61, "n=100 -> %d %d", lo, hi);
+    CHECK(stats_median_ci_ranks(10, &lo, &hi) && lo == 2 && hi == 9, "n=10 -> %d %d", lo, hi);
+    CHECK(stats_median_ci_ranks(20, &lo, &hi) && lo == 6 && hi == 15, "n=20 -> %d %d", lo, hi);
+    CHECK(stats_median_ci_ranks(21, &lo, &hi) && lo == 6 && hi == 16, "n=21 -> %d %d", lo, hi);
+    CHECK(stats_median_ci_ranks(100, &lo, &hi) && lo == 40 && hi == 61, "n=100 -> %d %d", lo, hi);
     CHECK(!stats_median_ci_ranks(5, &lo, &hi), "n=5 -> no CI");
+    /* every n to 400 and some large ones: [X(lo), X(hi)] holds the median unless fewer than
+     * lo or more than hi - 1 samples lie below it: coverage P(lo <= K <= hi - 1) >= 95% (the
+     * binomial terms in logs, independent of GSL), symmetric, and one rank narrower each
+     * side would not be */
+    int bad = 0;
+    for (int n = 6; n <= 100000; n = n < 400 ? n + 1 : n * 3 / 2) {
+        stats_median_ci_ranks(n, &lo, &hi);
+        double cover = 0, narrower = 0;
+        for (int k = lo; k <= hi - 1; k++) {
+            const double pk = exp(lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) - n * log(2.0));
+            cover += pk;
+            if (k > lo && k < hi - 1) narrower += pk;
+        }
+        if (hi != n + 1 - lo || cover < 0.95 - 1e-12 || narrower >= 0.95 + 1e-12) {
+            if (bad++ < 5) fprintf(stderr, "n=%d: ranks [%d, %d] cover %.4f (one narrower %.4f)\n", n, lo, hi,
+                                   cover, narrower);
+        }
+    }
+    CHECK(bad == 0, "%d sample counts with a median CI that is not the exact 95%% one", bad);
     double c[20];
     for (int i = 0; i < 20; i++) c[i] = 20 - i; /* values 20..1: sorted, rank r is value r */
     CHECK(stats_summarize(c, 20, &s, &err) == 0, "%s", err.msg);
     CHECK_NEAR(s.ci_low, 6, 0, "ci low = 6th smallest");
-    CHECK_NEAR(s.ci_high, 16, 0, "ci high = 16th smallest");
+    CHECK_NEAR(s.ci_high, 15, 0, "ci high = 15th smallest");
     CHECK_NEAR(s.median, 10.5, 0, "median 1..20");
     CHECK(stats_summarize(c, 0, &s, &err) != 0, "no samples is an error");
     /* power fit: y = 3 x^1.5 exactly, then with noise of known sign */
