@@ -246,6 +246,11 @@ void bench_result_start(bench_result *r, const scan_kernel *k, const scan_shape 
     r->set = *set;
     r->max_abs_err = r->max_rel_err = r->grad_max_rel_err = NAN;
     r->ceiling_fraction = r->bound_s = NAN;
+    /* not counted, sized or allocated until the point gets that far (a skipped point
+     * reports none of them, rather than zeros) */
+    r->cost = (scan_cost){NAN, NAN, NAN, NAN};
+    r->first_touch_s = NAN;
+    r->memory_bytes = -1;
     r->updates = scan_shape_updates(s);
     r->peak_rss_bytes = -1;
     r->wait_share = r->cpu_speed = r->mem_speed = NAN;

@@ -60,8 +60,9 @@ typedef struct {
     const char *bound;    /* "exp", "fma" or "bw": the ceiling that binds on this shape */
     double bound_s;       /* the time that ceiling allows */
     double ceiling_fraction; /* bound_s / median (NaN without a calibration) */
-    size_t workspace_bytes;
-    double first_touch_s; /* allocation + first touch of inputs and workspace (untimed) */
+    size_t workspace_bytes; /* 0 until sized (memory_bytes >= 0) */
+    double first_touch_s; /* allocation + first touch of inputs and workspace (untimed); NaN
+                             where nothing was allocated (skipped, or failed in the check) */
     bool checked;
     bool check_ok;
     double max_abs_err, max_rel_err;
@@ -78,7 +79,8 @@ typedef struct {
     /* training (direction backward or both) */
     size_t saved_bytes;   /* what forward_save keeps for the backward */
     int64_t memory_bytes; /* bytes the timed direction needs: tensors + workspace (+ saved
-                             + dy and gradients when training) */
+                             + dy and gradients when training); -1 where the point was not
+                             sized (a kernel that cannot run it); cost is NaN there too */
     int64_t peak_rss_bytes; /* measured: the process's peak resident set while the point
                                ran (VmHWM after a reset), -1 where it cannot be read */
     bool grad_checked;

@@ -61,8 +61,9 @@ json_t *report_json(const bench_result *r)
     json_object_set_new(o, "wait_share", num(r->reps ? r->wait_share : NAN));
     json_object_set_new(o, "cpu_speed", num(r->reps ? r->cpu_speed : NAN));
     json_object_set_new(o, "mem_speed", num(r->reps ? r->mem_speed : NAN));
-    json_object_set_new(o, "disturbed", json_boolean(r->reps && r->disturbed));
-    json_object_set_new(o, "updates", num(r->updates));
+    json_object_set_new(o, "disturbed", r->reps ? json_boolean(r->disturbed) : json_null());
+    /* a count: exact as an integer (B*L*D*N*16 fits int64: scan_shape_check) */
+    json_object_set_new(o, "updates", json_integer((json_int_t)r->updates));
     json_object_set_new(o, "updates_per_s", num(r->reps ? r->updates_per_s : NAN));
     json_object_set_new(o, "gflops", num(r->reps ? r->gflops : NAN));
     json_object_set_new(o, "gbps", num(r->reps ? r->gbps : NAN));
@@ -73,13 +74,15 @@ json_t *report_json(const bench_result *r)
     json_object_set_new(o, "bound", r->bound ? json_string(r->bound) : json_null());
     json_object_set_new(o, "bound_s", num(r->bound_s));
     json_object_set_new(o, "ceiling_fraction", num(r->ceiling_fraction));
-    json_object_set_new(o, "workspace_bytes", json_integer((json_int_t)r->workspace_bytes));
+    /* sizes: null where the point was not sized (a kernel that cannot run it) */
+    const bool sized = r->memory_bytes >= 0;
+    json_object_set_new(o, "workspace_bytes", sized ? json_integer((json_int_t)r->workspace_bytes) : json_null());
     json_object_set_new(o, "first_touch_s", num(r->first_touch_s));
-    json_object_set_new(o, "memory_bytes", json_integer((json_int_t)r->memory_bytes));
+    json_object_set_new(o, "memory_bytes", sized ? json_integer((json_int_t)r->memory_bytes) : json_null());
     json_object_set_new(o, "peak_rss_bytes",
                         r->peak_rss_bytes >= 0 ? json_integer((json_int_t)r->peak_rss_bytes) : json_null());
     if (r->set.direction != BENCH_FORWARD) {
-        json_object_set_new(o, "saved_bytes", json_integer((json_int_t)r->saved_bytes));
+        json_object_set_new(o, "saved_bytes", sized ? json_integer((json_int_t)r->saved_bytes) : json_null());
         json_object_set_new(o, "checkpoint", json_integer(r->set.checkpoint > 0 ? r->set.checkpoint : 64));
     }
     if (r->checked) {
@@ -175,8 +178,12 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
         fprintf(f, "  rate        %.2f GFLOP/s (the block's counted FLOPs: projections, conv, pointwise, scan)\n",
                 r->gflops);
     else
-        fprintf(f, "  rate        %.3f G updates/s   %.2f GFLOP/s   %.2f GB/s   %.3f G exps/s\n",
-                r->updates_per_s * 1e-9, r->gflops, r->gbps, r->exps_per_s * 1e-9);
+        fprintf(f, "  rate        %.3f G updates/s   %.2f GFLOP/s   %.2f GB/s   %.3f G exps/s%s\n",
+                r->updates_per_s * 1e-9, r->gflops, r->gbps, r->exps_per_s * 1e-9,
+                r->set.direction == BENCH_BOTH       ? "\n              (updates: the problem's B*L*D*N per training step, "
+                                                       "forward_save + backward)"
+                : r->set.direction == BENCH_BACKWARD ? "\n              (updates: the problem's B*L*D*N per backward)"
+                                                     : "");
     if (r->bound)
         fprintf(f, "  ceiling     %s-bound: %.1f%% of this machine's %s ceiling (%s at the ceiling; %s)\n",
                 r->bound, 100 * r->ceiling_fraction, r->bound, fmt_time(r->bound_s, a, sizeof a),

@@ -232,15 +232,9 @@ int results_add_failure(results_run *rr, const scen_point *p, const scan_kernel 
                         int order, const char *started, const char *reason, mb_err *err)
 {
     bench_result r;
-    memset(&r, 0, sizeof r);
+    bench_result_start(&r, k, &p->shape, set); /* nothing measured, counted or sized */
     r.status = BENCH_FAILED;
     snprintf(r.reason, sizeof r.reason, "%s", reason);
-    r.kernel = k;
-    r.shape = p->shape;
-    r.set = *set;
-    r.updates = scan_shape_updates(&p->shape);
-    r.max_abs_err = r.max_rel_err = r.bound_s = r.ceiling_fraction = r.first_touch_s = NAN;
-    r.peak_rss_bytes = -1;
     json_t *o = report_json(&r);
     add_extras(o, rr, p, order, started);
     int rc = add_row(rr, o, err);

@@ -1,11 +1,14 @@
 /* tests/test_bench_time.c: bench_time_calls, the timed section of every point (harness/
  * bench.c), on a call that only counts: warm-up calls untimed, min_reps met even past the
  * default cap of 100000 and past a smaller max_reps, max_reps honoured when min_time asks
- * for more, and a failing call reported as 1 with its message. */
+ * for more, and a failing call reported as 1 with its message. Also a point that never ran
+ * (bench_result_start, as a skipped point leaves it) as report_json writes it: its
+ * updates exact, and no cost, sizes, first touch or verdict (null, not 0). */
 #include <stdlib.h>
 
 #include "check.h"
 #include "harness/bench.h"
+#include "harness/report.h"
 
 /* A call that counts itself and fails at call number fail_at (0: never). */
 typedef struct {
@@ -61,5 +64,21 @@ int main(void)
     CHECK(time_section(10, 0, 0, 1, &c, &r, &kerr) == 1, "a failing call gives 1");
     CHECK(c.calls == 5 && r.reps == 3, "stopped at the failing call: %lld calls, %d reps", (long long)c.calls, r.reps);
     free(r.samples);
+
+    // ---- a point that never ran: B 8, L 2048, D 1536, N 128 = 3221225472 updates (10 digits)
+    const scan_shape big = {.batch = 8, .seqlen = 2048, .channels = 1536, .d_state = 128, .heads = 24,
+                            .groups = 1, .a_kind = SCAN_A_HEAD};
+    bench_settings set;
+    bench_settings_default(&set);
+    bench_result_start(&r, scan_kernel_find("fused"), &big, &set);
+    json_t *o = report_json(&r);
+    json_t *u = json_object_get(o, "updates");
+    CHECK(json_is_integer(u) && json_integer_value(u) == 3221225472LL, "updates %s",
+          json_is_integer(u) ? "integer, but wrong" : "not an integer");
+    const char *unset[] = {"flops", "exps", "bytes", "workspace_bytes", "memory_bytes", "first_touch_s",
+                           "disturbed", "median_s", "updates_per_s"};
+    for (size_t i = 0; i < sizeof unset / sizeof *unset; i++)
+        CHECK(json_is_null(json_object_get(o, unset[i])), "%s of a point that never ran is not null", unset[i]);
+    json_decref(o);
     return check_report("test_bench_time");
 }

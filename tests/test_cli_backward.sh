@@ -10,6 +10,8 @@ expect 2 '--direction: expected forward, backward or both' run sequential --dire
 expect 2 '--checkpoint.*out of range' run sequential --checkpoint 0
 expect 2 '--direction: needs a value' run sequential --direction
 expect 0 'direction=backward' run sequential "${small[@]}" --direction backward --check
+expect 0 'updates: the problem.s B\*L\*D\*N per backward' run sequential "${small[@]}" --direction backward
+expect 0 'updates: the problem.s B\*L\*D\*N per training step' run sequential "${small[@]}" --direction both
 expect 0 'gradients .*dA' run sequential "${small[@]}" --direction both --check --h0 --h-last
 expect 0 'training .*saved' run reference "${small[@]}" --direction both
 # ssd: head problems only (the forward's own reason), every gradient's abs and rel error

@@ -57,6 +57,12 @@ for p in pts:
         assert not ms <= 0, p
     else:
         assert p["reason"], p
+        if p["status"] == "skipped" and "memory budget" not in p["reason"]:
+            # never sized, counted, allocated or run: empty, not zeros
+            for k in ["flops", "exps", "bytes", "workspace_bytes", "memory_bytes", "first_touch_s", "disturbed"]:
+                assert p[k] == "", (k, p[k])
+    assert p["updates"] == str(int(p["batch"]) * int(p["seqlen"]) * int(p["channels"]) * int(p["d_state"])), p
+assert any(p["status"] == "skipped" for p in pts)  # ssd on diag
 assert sorted(int(p["order"]) for p in pts) == list(range(len(pts)))
 # samples: one row per timed repetition
 smp = list(csv.DictReader(open(f"{d}/samples.csv")))
