@@ -320,18 +320,21 @@ static int model_bench(mb_ctx *ctx, int argc, char **argv)
     char desc[256];
     mamba_config_describe(c, desc, sizeof desc);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}",
+        /* --gen 0 decodes nothing: its decode figures are null, not the empty loop's */
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:o, s:o, s:o, s:f, s:s}",
                               "model", dir, "config", desc, "kernel", k->name, "threads", (json_int_t)threads,
                               "prompt_len", (json_int_t)plen, "gen", (json_int_t)gen, "reps", (json_int_t)reps,
                               "prefill_median_s", mp, "prefill_tokens_per_s", pre_tps, "prefill_scan_share", sp,
-                              "decode_median_s", md, "decode_tokens_per_s", dec_tps, "decode_scan_share", sd,
-                              "decode_weight_bytes_per_token", w.decode_bytes, "binding", binding);
+                              "decode_median_s", gen ? json_real(md) : json_null(), "decode_tokens_per_s",
+                              gen ? json_real(dec_tps) : json_null(), "decode_scan_share",
+                              gen ? json_real(sd) : json_null(), "decode_weight_bytes_per_token", w.decode_bytes,
+                              "binding", binding);
         if (o) json_object_set_new(o, "blas_core", json_string(openblas_get_corename()));
         if (o) json_object_set_new(o, "decode_state_bytes_per_token", json_real(state_bytes));
         if (o && bound_tps > 0) {
             json_object_set_new(o, "stream_gbps", json_real(row->stream_gbps));
             json_object_set_new(o, "decode_bound_tokens_per_s", json_real(bound_tps));
-            json_object_set_new(o, "decode_bound_fraction", json_real(dec_tps / bound_tps));
+            json_object_set_new(o, "decode_bound_fraction", gen ? json_real(dec_tps / bound_tps) : json_null());
         }
         char *s = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
         if (!s) {

@@ -56,6 +56,17 @@ assert 0 < o["decode_state_bytes_per_token"] < o["decode_weight_bytes_per_token"
 assert abs(o["prefill_tokens_per_s"] - 8 / o["prefill_median_s"]) < 1e-6 * o["prefill_tokens_per_s"]
 PY
 then echo "FAIL: model bench --json"; fails=$((fails+1)); fi
+# --gen 0 decodes nothing: no decode time, rate or scan share (null, not the empty loop's)
+json=$("$mb" model bench --model "$tmp/t2" --prompt-len 8 --gen 0 --kernel sequential --threads 1 --reps 2 --no-calibrate --json 2>/dev/null)
+n=$((n+1))
+if ! python3 - "$json" <<'PY'
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["gen"] == 0 and o["prefill_tokens_per_s"] > 0
+for k in "decode_median_s decode_tokens_per_s decode_scan_share".split():
+    assert o[k] is None, (k, o[k])
+PY
+then echo "FAIL: model bench --gen 0 --json"; fails=$((fails+1)); fi
 for v in "model synth" "model logits" "model bench" "model generate" validate model; do
   expect 0 'usage: mbench' $v --help
 done
