@@ -209,6 +209,9 @@ static void derive(bench_result *r, const calib *cal)
     const calib_row *row = cal && cal->valid ? calib_row_for(cal, r->set.threads) : NULL;
     if (!row) return;
     double rate = calib_exp_rate(cal, row, r->kernel->exp_routine);
+    /* exps but no rate for the kernel's exp routine (a calibration older than the routine):
+     * no ceiling at all, rather than one that leaves the exps out */
+    if (r->cost.exps > 0 && !(rate > 0)) return;
     double te = rate > 0 ? r->cost.exps / rate : 0;
     double tf = row->fma_gflops > 0 ? r->cost.flops / (row->fma_gflops * 1e9) : 0;
     double tb = row->stream_gbps > 0 ? r->cost.bytes / (row->stream_gbps * 1e9) : 0;

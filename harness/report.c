@@ -131,6 +131,18 @@ void report_json_print(FILE *f, const bench_result *r, int n)
     report_json_dump(f, o);
 }
 
+/* Why a point has no ceiling fraction (derive in bench.c, which bench_block does not call). */
+static const char *no_ceiling_why(const bench_result *r, const calib *cal)
+{
+    if (r->block_level) return "block level: its cost model counts FLOPs only";
+    if (!cal || !cal->valid) return "no calibration";
+    const calib_row *row = calib_row_for(cal, r->set.threads);
+    if (!row) return "no calibration row for this thread count or fewer";
+    if (r->cost.exps > 0 && !(calib_exp_rate(cal, row, r->kernel->exp_routine) > 0))
+        return "the calibration has no rate for the kernel's exp routine: rerun mbench calibrate";
+    return "the cost model states no work";
+}
+
 /* Seconds with a unit that keeps 3-4 significant digits readable ("-" when not measured). */
 static const char *fmt_time(double s, char *buf, size_t len)
 {
@@ -189,7 +201,7 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
                 r->bound, 100 * r->ceiling_fraction, r->bound, fmt_time(r->bound_s, a, sizeof a),
                 cal && cal->path[0] ? cal->path : "calibration");
     else
-        fprintf(f, "  ceiling     not reported (no calibration)\n");
+        fprintf(f, "  ceiling     not reported (%s)\n", no_ceiling_why(r, cal));
     fprintf(f, "  memory      workspace %.1f MiB; allocation + first touch %s (untimed)\n",
             r->workspace_bytes / 1048576.0, fmt_time(r->first_touch_s, a, sizeof a));
     if (r->set.direction != BENCH_FORWARD)

@@ -51,4 +51,26 @@ assert isinstance(o["disturbed"], bool)
 PY
 then echo "FAIL: --json keys/values"; fails=$((fails+1)); fi
 
+# a calibration without a rate for fused's exp routine (older than the routine): fused gets
+# no ceiling (not one that leaves its exps out) and says why; sequential's glibc_expf has one
+mkdir -p "$tmp/cal"
+cat > "$tmp/cal/calibration.json" <<'JSON'
+{"date": "2026-01-01T00:00:00Z", "cpu": "test", "exp_routines": ["glibc_expf"],
+ "rows": [{"threads": 1, "stream_gbps": 50, "fma_gflops": 200, "exp_per_s": {"glibc_expf": 1e9}}]}
+JSON
+cal_run() { MBENCH_RESULTS=$tmp/cal "$mb" run "$@" --seqlen 16 --channels 8 --d-state 4 --min-reps 3 --min-time 0; }
+n=$((n+1))
+out=$(cal_run fused 2>&1)
+if ! grep -q "ceiling     not reported (the calibration has no rate for the kernel's exp routine" <<<"$out"; then
+  echo "FAIL: fused without its exp rate: $(grep ceiling <<<"$out")"; fails=$((fails+1)); fi
+n=$((n+1))
+fj=$(cal_run fused --json 2>/dev/null); sj=$(cal_run sequential --json 2>/dev/null)
+if ! python3 - "$fj" "$sj" <<'PY'
+import json, sys
+f, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert f["bound"] is None and f["ceiling_fraction"] is None, (f["bound"], f["ceiling_fraction"])
+assert s["bound"] in ("exp", "fma", "bw") and s["ceiling_fraction"] > 0, (s["bound"], s["ceiling_fraction"])
+PY
+then echo "FAIL: ceilings with a partial calibration"; fails=$((fails+1)); fi
+
 finish
