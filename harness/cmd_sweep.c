@@ -437,8 +437,8 @@ int cmd_sweep(mb_ctx *ctx, int argc, char **argv)
         const char *er = sc->kernels[k]->exp_routine;
         const calib_row *row = calib_row_for(&cal, 1);
         if (er && row && calib_exp_rate(&cal, row, er) <= 0)
-            fprintf(stderr, "mbench: warning: the calibration (%s) has no rate for %s, the exp routine of %s: its exp "
-                            "ceiling is left out; run `mbench calibrate` again\n", cal.path, er, sc->kernels[k]->name);
+            fprintf(stderr, "mbench: warning: the calibration (%s) has no rate for %s, the exp routine of %s: its points "
+                            "get no ceiling fraction; run `mbench calibrate` again\n", cal.path, er, sc->kernels[k]->name);
     }
     char warn[2048];
     if (machine_warnings(json_object_get(meta, "machine"), warn, sizeof warn))
