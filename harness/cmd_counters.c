@@ -66,6 +66,10 @@ int cmd_counters(mb_ctx *ctx, int argc, char **argv)
     if (cli_shape_finish(&cs, &err)) return cmd_usage_error(err.msg);
     if ((cold || ll) && !sim && !child) return cmd_usage_error("counters: --cold and --ll apply to --sim only");
     if ((sim || child) && cr.nthreads > 1) return cmd_usage_error("counters: --sim takes one --threads value");
+    /* what is counted is the scan (bench_point), and --sim simulates its forward alone */
+    if (cr.set.block_level) return cmd_usage_error("counters: --level block: counters count the scan alone (--level scan)");
+    if ((sim || child) && cr.set.direction != BENCH_FORWARD)
+        return cmd_usage_error("counters: --sim simulates the scan's forward only (--direction forward)");
     scan_opts o = {.threads = cr.set.threads, .chunk = cr.set.chunk};
     const char *why = k->unsupported(&cs.shape, &o);
     if (why) {

@@ -83,6 +83,9 @@ int cmd_run(mb_ctx *ctx, int argc, char **argv)
         return 2;
     }
 
+    /* bench_block_point counts nothing: counters at block level would be silently absent */
+    if (cr.counters && cr.set.block_level)
+        return cmd_usage_error("run: --counters count the scan alone: not with --level block");
     cnt_set *cnt = NULL;
     if (cr.counters && cmd_counter_set(ctx, cr.counters, &cnt)) return 2;
     cr.set.counters = cnt;

@@ -535,6 +535,16 @@ int scenario_load(scenario *s, const char *path, bool quick, const char *const *
     if (s->set.max_reps && s->set.max_reps < s->set.min_reps)
         return mb_fail(err, "%s: max_reps (%d) is below min_reps (%d)", entry_where(s, "max_reps"), s->set.max_reps,
                        s->set.min_reps);
+    /* bench_block_point counts nothing: a block sweep's counter columns would stay empty */
+    if (s->counters[0] && s->set.block_level)
+        return mb_fail(err, "%s: counters count the scan alone: not with level = block", entry_where(s, "counters"));
+    /* the cache simulation runs the scan's forward (cachesim_child): its counts would be
+     * reported on rows that timed something else */
+    if (s->sim && (s->set.direction != BENCH_FORWARD || s->set.block_level))
+        return mb_fail(err, "%s: sim simulates the scan's forward only: it needs direction = forward and level = scan "
+                            "(this scenario has direction = %s, level = %s)",
+                       entry_where(s, "sim"), bench_direction_name(s->set.direction),
+                       s->set.block_level ? "block" : "scan");
     for (int k = 0; k < SCEN_NINT; k++)
         if (s->nvals[k] > 1) s->axes[s->naxes++] = (scen_int)k;
     if (!s->description[0]) snprintf(s->description, sizeof s->description, "%s", s->name);

@@ -17,6 +17,10 @@ expect 2 '--counters: needs a value' run sequential --counters
 expect 2 '--counter-reps.*out of range' run sequential --counter-reps 0
 expect 2 'unknown flag "--bogus"' counters sequential --bogus
 expect 2 'which kernel' counters
+# what is counted is the scan, and --sim simulates its forward: refused rather than silently other
+expect 2 'counters count the scan alone: not with --level block' run sequential "${small[@]}" --level block --counters default
+expect 2 'counters: --level block: counters count the scan alone' counters sequential --seqlen 64 --level block
+expect 2 'sim simulates the scan.s forward only' counters sequential --seqlen 64 --sim --direction both
 expect 2 'unknown kernel "nope"' counters nope
 expect 2 '--cold and --ll apply to --sim only' counters sequential --cold
 expect 2 '--ll: expected' counters sequential --sim --ll 12

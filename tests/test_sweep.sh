@@ -158,6 +158,13 @@ expect 2 'bad.ini:3: unknown key "d_stat"' sweep "$tmp/bad.ini"
 printf '[scenario]\nkernels = warp\n' > "$tmp/bad.ini"
 expect 2 'bad.ini:2: kernels: unknown kernel "warp"' sweep "$tmp/bad.ini"
 expect 2 'no-such-scenario.ini' sweep no-such-scenario
+# the cache simulation runs the scan's forward: not on rows that time a training step or a block
+printf '[scenario]\nkernels = sequential\n[shape]\nseqlen = 16\nchannels = 8\n[run]\nsim = true\ndirection = both\n' > "$tmp/bad.ini"
+expect 2 'bad.ini:7: sim simulates the scan.s forward only.*direction = both' sweep "$tmp/bad.ini" --no-calibrate
+printf '[scenario]\nkernels = sequential\n[shape]\nseqlen = 16\nchannels = 8\n[run]\nsim = true\nlevel = block\n' > "$tmp/bad.ini"
+expect 2 'sim simulates the scan.s forward only.*level = block' sweep "$tmp/bad.ini" --no-calibrate
+printf '[scenario]\nkernels = sequential\n[shape]\nseqlen = 16\nchannels = 8\n[run]\ncounters = default\nlevel = block\n' > "$tmp/bad.ini"
+expect 2 'counters: counters count the scan alone: not with level = block|counters count the scan alone' sweep "$tmp/bad.ini" --no-calibrate
 expect 2 '--set d_state=x: d_state: expected integers' sweep smoke --set d_state=x
 expect 2 'unknown kernel "nope"' sweep smoke --kernels nope
 expect 2 'takes no NAME' sweep smoke --resume "$res"
