@@ -122,12 +122,13 @@ int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings 
     if (scan_problem_init(&p, &cs, &f, err)) return -1;
     scan_sizes n;
     scan_shape_sizes(&cs, &n);
-    double *ry = malloc((size_t)n.y * sizeof(double));
+    double *ry = malloc((size_t)n.y * sizeof(double));             /* [B][L][D] */
+    double *rh = n.h_last ? malloc((size_t)n.h_last * sizeof(double)) : NULL; /* [B][D][N] */
     size_t wsb = train ? k->backward_workspace_bytes(&cs, &o) : k->workspace_bytes(&cs, &o);
     size_t svb = train ? k->saved_bytes(&cs, &o) : 0;
     void *ws = wsb ? mb_alloc(wsb) : NULL, *saved = svb ? mb_alloc(svb) : NULL;
     int rc = 0;
-    if (!ry || (wsb && !ws) || (svb && !saved)) {
+    if (!ry || (n.h_last && !rh) || (wsb && !ws) || (svb && !saved)) {
         rc = mb_fail(err, "out of memory for the correctness check");
         goto done;
     }
@@ -135,7 +136,7 @@ int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings 
         rc = -1;
         goto done;
     }
-    if (scan_reference(&cs, &p.t, ry, NULL, err) ||
+    if (scan_reference(&cs, &p.t, ry, rh, err) ||
         (train && scan_reference_backward(&cs, &p.t, gb.g.dy, gb.g.dh_last, &rg, err))) {
         rc = -1;
         goto done;
@@ -153,6 +154,10 @@ int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings 
     r->max_abs_err = e.max_abs_err;
     r->max_rel_err = e.max_rel_err;
     r->check_ok = e.max_rel_err <= SCAN_TOLERANCE;
+    if (rh) { /* the final state is an output too */
+        r->h_last_max_rel_err = scan_compare(p.t.h_last, rh, n.h_last).max_rel_err;
+        r->check_ok = r->check_ok && r->h_last_max_rel_err <= SCAN_TOLERANCE;
+    }
     if (train) {
         r->grad_checked = true;
         r->grad_max_rel_err = scan_grads_compare(&cs, &gb.g, &rg, r->grad_err);
@@ -165,6 +170,9 @@ int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings 
             if (!(r->grad_err[i].max_rel_err <= r->grad_err[worst].max_rel_err)) worst = i;
         if (!(e.max_rel_err <= SCAN_TOLERANCE))
             snprintf(msg, sizeof msg, "y max_rel_err %.3g > tolerance %.0e", e.max_rel_err, SCAN_TOLERANCE);
+        else if (rh && !(r->h_last_max_rel_err <= SCAN_TOLERANCE))
+            snprintf(msg, sizeof msg, "h_last max_rel_err %.3g > tolerance %.0e", r->h_last_max_rel_err,
+                     SCAN_TOLERANCE);
         else
             snprintf(msg, sizeof msg, "%s max_rel_err %.3g > tolerance %.0e", scan_grad_names[worst],
                      r->grad_err[worst].max_rel_err, SCAN_GRAD_TOLERANCE);
@@ -172,6 +180,7 @@ int bench_check(const scan_kernel *k, const scan_shape *s, const bench_settings 
     }
 done:
     free(ry);
+    free(rh);
     mb_free(ws);
     mb_free(saved);
     scan_grads_f64_free(&rg);
@@ -247,7 +256,7 @@ void bench_result_start(bench_result *r, const scan_kernel *k, const scan_shape 
     r->kernel = k;
     r->shape = *s;
     r->set = *set;
-    r->max_abs_err = r->max_rel_err = r->grad_max_rel_err = NAN;
+    r->max_abs_err = r->max_rel_err = r->grad_max_rel_err = r->h_last_max_rel_err = NAN;
     r->ceiling_fraction = r->bound_s = NAN;
     /* not counted, sized or allocated until the point gets that far (a skipped point
      * reports none of them, rather than zeros) */

@@ -65,7 +65,8 @@ typedef struct {
                              where nothing was allocated (skipped, or failed in the check) */
     bool checked;
     bool check_ok;
-    double max_abs_err, max_rel_err;
+    double max_abs_err, max_rel_err; /* of y */
+    double h_last_max_rel_err;        /* of h_last (want_h_last; else NaN), same tolerance */
     char check_shape[160]; /* the shape the check ran on (reduced if the point is big) */
     bool timer_warning;   /* shortest sample < 10x the timer resolution */
     /* interference while the point ran (harness/interfere.h): the share of the timed

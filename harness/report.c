@@ -90,6 +90,7 @@ json_t *report_json(const bench_result *r)
         json_object_set_new(o, "max_rel_err", num(r->max_rel_err));
         json_object_set_new(o, "check", json_string(r->check_ok ? "ok" : "fail"));
         json_object_set_new(o, "check_shape", json_string(r->check_shape));
+        json_object_set_new(o, "h_last_max_rel_err", num(r->h_last_max_rel_err)); /* null without --h-last */
         json_object_set_new(o, "tolerance", json_real(SCAN_TOLERANCE));
     }
     if (r->counters.set && r->status == BENCH_OK)
@@ -161,9 +162,12 @@ void report_text(FILE *f, const bench_result *r, const calib *cal)
     fprintf(f, "%s  %s  threads=%d bind=%s%s%s\n", r->kernel->name, desc, r->set.threads,
             pin_mode_name(r->set.bind), r->set.direction != BENCH_FORWARD ? "  direction=" : "",
             r->set.direction != BENCH_FORWARD ? bench_direction_name(r->set.direction) : "");
-    if (r->checked)
-        fprintf(f, "  check       %s: max_abs_err %.3g, max_rel_err %.3g (tolerance %.0e) on %s\n",
-                r->check_ok ? "ok" : "FAIL", r->max_abs_err, r->max_rel_err, SCAN_TOLERANCE, r->check_shape);
+    if (r->checked) {
+        char hl[64] = "";
+        if (isfinite(r->h_last_max_rel_err)) snprintf(hl, sizeof hl, ", h_last max_rel_err %.3g", r->h_last_max_rel_err);
+        fprintf(f, "  check       %s: max_abs_err %.3g, max_rel_err %.3g%s (tolerance %.0e) on %s\n",
+                r->check_ok ? "ok" : "FAIL", r->max_abs_err, r->max_rel_err, hl, SCAN_TOLERANCE, r->check_shape);
+    }
     if (r->grad_checked) {
         int64_t n[SCAN_NGRADS];
         scan_grad_sizes(&r->shape, n);

@@ -23,7 +23,7 @@ const char *const results_point_cols[] = {
     "updates", "updates_per_s", "gflops", "gbps", "exps_per_s", "flops", "exps", "bytes",
     "bound", "bound_s", "ceiling_fraction", "workspace_bytes", "first_touch_s",
     "memory_bytes", "peak_rss_bytes", "saved_bytes", "checkpoint",
-    "check", "max_abs_err", "max_rel_err", "tolerance", "check_shape",
+    "check", "max_abs_err", "max_rel_err", "tolerance", "check_shape", "h_last_max_rel_err",
     "grad_max_rel_err", "grad_tolerance", "timer_warning",
     "du_max_abs_err", "du_max_rel_err", "ddelta_max_abs_err", "ddelta_max_rel_err", "ddelta_bias_max_abs_err",
     "ddelta_bias_max_rel_err", "dA_max_abs_err", "dA_max_rel_err", "dBm_max_abs_err", "dBm_max_rel_err",

@@ -3,8 +3,11 @@
  * default cap of 100000 and past a smaller max_reps, max_reps honoured when min_time asks
  * for more, and a failing call reported as 1 with its message. Also a point that never ran
  * (bench_result_start, as a skipped point leaves it) as report_json writes it: its
- * updates exact, and no cost, sizes, first touch or verdict (null, not 0). */
+ * updates exact, and no cost, sizes, first touch or verdict (null, not 0). And the --check
+ * gate (bench_check) failing a kernel whose y is right but whose h_last is not. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "harness/bench.h"
@@ -19,6 +22,15 @@ static int count_call(void *arg, mb_err *err)
 {
     counter *c = arg;
     if (++c->calls == c->fail_at) return mb_fail(err, "call %lld failed", (long long)c->calls);
+    return 0;
+}
+
+/* sequential, with its final state off by 1% in one element (y untouched) */
+static const scan_kernel *seq_kernel;
+static int bad_h_last_forward(const scan_shape *s, const scan_tensors *t, const scan_opts *o, void *ws, mb_err *err)
+{
+    if (seq_kernel->forward(s, t, o, ws, err)) return -1;
+    if (t->h_last) t->h_last[0] *= 1.01f;
     return 0;
 }
 
@@ -80,5 +92,27 @@ int main(void)
     for (size_t i = 0; i < sizeof unset / sizeof *unset; i++)
         CHECK(json_is_null(json_object_get(o, unset[i])), "%s of a point that never ran is not null", unset[i]);
     json_decref(o);
+
+    // ---- the check gate covers h_last (it compared y alone)
+    seq_kernel = scan_kernel_find("sequential");
+    scan_kernel bad = *seq_kernel;
+    bad.forward = bad_h_last_forward;
+    scan_shape hs = {.batch = 2, .seqlen = 20, .channels = 8, .d_state = 4, .heads = 8, .groups = 1,
+                     .a_kind = SCAN_A_DIAG, .softplus = true, .has_bias = true, .has_z = true, .want_h_last = true};
+    set.check = true;
+    mb_err err;
+    bench_result_start(&r, seq_kernel, &hs, &set);
+    CHECK(bench_check(seq_kernel, &hs, &set, &r, &err) == 0, "check: %s", err.msg);
+    CHECK(r.check_ok && r.h_last_max_rel_err < 1e-5, "sequential with h_last: ok %d, h_last err %g", r.check_ok,
+          r.h_last_max_rel_err);
+    bench_result_start(&r, &bad, &hs, &set);
+    CHECK(bench_check(&bad, &hs, &set, &r, &err) == 0, "check: %s", err.msg);
+    CHECK(!r.check_ok && r.status == BENCH_FAILED && strstr(r.reason, "h_last max_rel_err"),
+          "a wrong h_last passed the check: ok %d, reason '%s'", r.check_ok, r.reason);
+    CHECK(r.max_rel_err < 1e-5, "y of the wrong-h_last kernel is right: %g", r.max_rel_err);
+    hs.want_h_last = false; /* without h_last: nothing to compare, NaN */
+    bench_result_start(&r, &bad, &hs, &set);
+    CHECK(bench_check(&bad, &hs, &set, &r, &err) == 0 && r.check_ok && isnan(r.h_last_max_rel_err),
+          "no h_last: ok %d, h_last err %g", r.check_ok, r.h_last_max_rel_err);
     return check_report("test_bench_time");
 }
